@@ -1,0 +1,17 @@
+//! Coal-lab rules as pure functions: no database, no HTTP, no I/O.
+//!
+//! Each module is one rule with its source standard named in its doc comment.
+//! See docs/rules.md for a plain-words explanation of each.
+
+pub mod basis;
+pub mod calendar;
+pub mod deadline;
+pub mod decimal;
+pub mod lifecycle;
+pub mod limits;
+pub mod repeatability;
+pub mod reproducibility;
+pub mod results;
+pub mod rounding;
+pub mod terms;
+pub mod verdict;
