@@ -5,13 +5,18 @@
 
 pub mod basis;
 pub mod calendar;
+pub mod calendar_csv;
+pub mod calorific;
 pub mod deadline;
 pub mod decimal;
 pub mod lifecycle;
 pub mod limits;
+pub mod precision_table;
 pub mod repeatability;
 pub mod reproducibility;
+pub mod requirements;
 pub mod results;
 pub mod rounding;
 pub mod terms;
 pub mod verdict;
+pub mod working_time;

@@ -62,6 +62,7 @@ macro_rules! coded_enum {
         }
     };
 }
+pub(crate) use coded_enum;
 
 coded_enum!(
     /// The basis a content is expressed on (GB/T 483-2007 §7.2; STANDARDS.md §1).

@@ -1,0 +1,16 @@
+DROP TABLE idempotency_keys;
+DROP TABLE audit_events;
+DROP TABLE analysis_runs;
+DROP TABLE determinations;
+DROP TABLE stage_pauses;
+DROP TABLE stages;
+DROP TABLE sampling_records;
+DROP TABLE samples;
+DROP TABLE api_tokens;
+DROP TABLE users;
+DROP TABLE calendar_days;
+DROP TABLE limits;
+DROP TABLE limit_sets;
+DROP TABLE suppliers;
+DROP TABLE jurisdictions;
+DROP TABLE labs;

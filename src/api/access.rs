@@ -1,0 +1,65 @@
+//! Authorization in one place: which roles may call which endpoint.
+
+use crate::domain::terms::Role;
+use crate::error::AppError;
+use crate::service::auth::CurrentUser;
+
+/// Every authenticated endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// GET /api/v1/me
+    Me,
+    /// GET suppliers, jurisdictions, limit sets, calendars.
+    ReadReference,
+    /// POST suppliers, limit sets, imports.
+    WriteReference,
+    /// GET /api/v1/samples and /samples/{key}.
+    ReadSamples,
+    /// POST /api/v1/samples.
+    RegisterSample,
+    /// POST /api/v1/samples/{key}/determinations.
+    EnterDetermination,
+    /// POST /api/v1/samples/{key}/{action} (the lifecycle rule then checks the role per action).
+    SampleAction,
+    /// POST /api/v1/samples/{key}/result-received.
+    RecordResultReceived,
+    /// GET /api/v1/audit and /audit/verify.
+    ReadAudit,
+}
+
+/// The roles allowed on an endpoint. This table is the whole of the authorization policy.
+pub fn roles_for(endpoint: Endpoint) -> &'static [Role] {
+    use Role::*;
+    match endpoint {
+        Endpoint::Me => &[Technician, Reviewer, Regulator, Auditor, Admin],
+        Endpoint::ReadReference => &[Technician, Reviewer, Regulator, Auditor, Admin],
+        Endpoint::WriteReference => &[Admin],
+        Endpoint::ReadSamples => &[Technician, Reviewer, Regulator, Auditor, Admin],
+        Endpoint::RegisterSample => &[Technician, Reviewer],
+        Endpoint::EnterDetermination => &[Technician, Reviewer],
+        Endpoint::SampleAction => &[Technician, Reviewer, Regulator, Admin],
+        Endpoint::RecordResultReceived => &[Regulator, Reviewer, Admin],
+        Endpoint::ReadAudit => &[Auditor, Admin],
+    }
+}
+
+/// Refuses a user whose role may not call `endpoint`.
+///
+/// # Errors
+/// [`AppError::Forbidden`] naming the roles that may.
+pub fn require(user: &CurrentUser, endpoint: Endpoint) -> Result<(), AppError> {
+    let allowed = roles_for(endpoint);
+    if allowed.contains(&user.role) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "role {} may not do this; allowed: {}",
+            user.role,
+            allowed
+                .iter()
+                .map(|r| r.as_code())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
+}

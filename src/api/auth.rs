@@ -1,0 +1,52 @@
+//! The bearer-token extractor and `GET /api/v1/me`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+
+use crate::api::access::{require, Endpoint};
+use crate::api::{blocking, AppState};
+use crate::error::AppError;
+use crate::service::auth::{authenticate, CurrentUser};
+
+/// The authenticated user of a request (`Authorization: Bearer <token>`); 401 without one.
+pub struct Auth(pub CurrentUser);
+
+impl FromRequest for Auth {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let header = req
+            .headers()
+            .get("Authorization")
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let state = state.ok_or_else(|| AppError::Internal("no app state".into()))?;
+            let token = header
+                .as_deref()
+                .and_then(|h| h.strip_prefix("Bearer "))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    AppError::Unauthorized("send Authorization: Bearer <API token>".into())
+                })?
+                .to_string();
+            let db = state.db.clone();
+            let user = blocking(move || {
+                db.read(|tx| authenticate(tx, &token, chrono::Utc::now().timestamp_millis()))
+            })
+            .await?;
+            Ok(Auth(user))
+        })
+    }
+}
+
+/// `GET /api/v1/me`: who the token belongs to.
+pub async fn me(Auth(user): Auth) -> Result<HttpResponse, AppError> {
+    require(&user, Endpoint::Me)?;
+    Ok(HttpResponse::Ok().json(user))
+}

@@ -1,0 +1,285 @@
+//! Reference-data endpoints: suppliers, jurisdictions, limit sets, calendars, CSV import.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use crate::api::access::{require, Endpoint};
+use crate::api::auth::Auth;
+use crate::api::{blocking, AppState};
+use crate::db::schema::{calendar_days, jurisdictions, suppliers};
+use crate::domain::limits::LimitSet;
+use crate::domain::terms::Role;
+use crate::error::AppError;
+use crate::service::audit::{self, NewEvent};
+use crate::service::import::{self, ImportKind, ImportOptions};
+use crate::service::reference::{self, Jurisdiction, Supplier};
+use crate::with_tx;
+
+/// Supplier list filters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupplierFilter {
+    /// Town.
+    pub town: Option<String>,
+    /// production_enterprise or sale_point.
+    pub kind: Option<String>,
+}
+
+fn no_technicians(role: Role) -> Result<(), AppError> {
+    // Technicians work blind: they see lab codes, never suppliers.
+    if role == Role::Technician {
+        return Err(AppError::Forbidden(
+            "technicians work on blind lab codes and do not see suppliers".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `GET /api/v1/suppliers`.
+pub async fn list_suppliers(
+    state: web::Data<AppState>,
+    Auth(user): Auth,
+    f: web::Query<SupplierFilter>,
+) -> Result<HttpResponse, AppError> {
+    require(&user, Endpoint::ReadReference)?;
+    no_technicians(user.role)?;
+    if let Some(k) = &f.kind {
+        reference::check_supplier_kind(k)?;
+    }
+    let db = state.db.clone();
+    let list: Vec<Supplier> = blocking(move || {
+        db.read(|tx| {
+            Ok(with_tx!(tx, |c| {
+                let mut q = suppliers::table.into_boxed();
+                if let Some(t) = &f.town {
+                    q = q.filter(suppliers::town.eq(t.clone()));
+                }
+                if let Some(k) = &f.kind {
+                    q = q.filter(suppliers::kind.eq(k.clone()));
+                }
+                q.order(suppliers::code).load(c)
+            })?)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// The body of a new supplier.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSupplier {
+    /// Unique code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// production_enterprise or sale_point.
+    pub kind: String,
+    /// Town.
+    pub town: String,
+    /// Licence number.
+    pub licence_no: String,
+    /// Jurisdiction code.
+    pub jurisdiction_code: String,
+}
+
+/// `POST /api/v1/suppliers` (admin).
+pub async fn create_supplier(
+    state: web::Data<AppState>,
+    Auth(user): Auth,
+    body: web::Json<NewSupplier>,
+) -> Result<HttpResponse, AppError> {
+    require(&user, Endpoint::WriteReference)?;
+    reference::check_supplier_kind(&body.kind)?;
+    for (f, v) in [
+        ("code", &body.code),
+        ("name", &body.name),
+        ("town", &body.town),
+        ("licence_no", &body.licence_no),
+    ] {
+        if v.trim().is_empty() {
+            return Err(AppError::invalid(
+                "missing_value",
+                format!("{f} must not be empty"),
+            ));
+        }
+    }
+    let db = state.db.clone();
+    let s = blocking(move || {
+        db.transaction(|tx| {
+            reference::jurisdiction_chain(tx, &body.jurisdiction_code)?;
+            let now = chrono::Utc::now().timestamp_millis();
+            with_tx!(tx, |c| diesel::insert_into(suppliers::table)
+                .values((
+                    suppliers::code.eq(body.code.trim()),
+                    suppliers::name.eq(body.name.trim()),
+                    suppliers::kind.eq(&body.kind),
+                    suppliers::town.eq(body.town.trim()),
+                    suppliers::licence_no.eq(body.licence_no.trim()),
+                    suppliers::jurisdiction_code.eq(&body.jurisdiction_code),
+                    suppliers::created_at.eq(now)
+                ))
+                .execute(c))?;
+            let s = reference::supplier_by_code(tx, body.code.trim())?;
+            audit::append(
+                tx,
+                now,
+                NewEvent {
+                    actor: user.username.clone(),
+                    action: "supplier.create".into(),
+                    entity: "supplier".into(),
+                    entity_id: s.code.clone(),
+                    after: serde_json::to_value(&s).ok(),
+                    ..Default::default()
+                },
+            )?;
+            Ok(s)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(s))
+}
+
+/// `GET /api/v1/suppliers/{code}`.
+pub async fn get_supplier(
+    state: web::Data<AppState>,
+    Auth(user): Auth,
+    code: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    require(&user, Endpoint::ReadReference)?;
+    no_technicians(user.role)?;
+    let db = state.db.clone();
+    let s = blocking(move || {
+        db.read(|tx| {
+            reference::supplier_by_code(tx, &code)
+                .map_err(|_| AppError::NotFound(format!("supplier '{code}' not found")))
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(s))
+}
+
+/// `GET /api/v1/jurisdictions`.
+pub async fn list_jurisdictions(
+    state: web::Data<AppState>,
+    Auth(user): Auth,
+) -> Result<HttpResponse, AppError> {
+    require(&user, Endpoint::ReadReference)?;
+    let db = state.db.clone();
+    let list: Vec<Jurisdiction> = blocking(move || {
+        db.read(|tx| {
+            Ok(with_tx!(tx, |c| jurisdictions::table
+                .order(jurisdictions::code)
+                .load(c))?)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// `GET /api/v1/limit-sets`: every limit set with its source. Regulators and auditors see them
+/// too: they are public rules, not a sample's limit hints.
+pub async fn list_limit_sets(
+    state: web::Data<AppState>,
+    Auth(user): Auth,
+) -> Result<HttpResponse, AppError> {
+    require(&user, Endpoint::ReadReference)?;
+    let db = state.db.clone();
+    let sets = blocking(move || db.read(reference::load_limit_sets)).await?;
+    Ok(HttpResponse::Ok().json(sets))
+}
+
+/// `POST /api/v1/limit-sets` (admin): creates or replaces one limit set (JSON of the model).
+pub async fn put_limit_set(
+    state: web::Data<AppState>,
+    Auth(user): Auth,
+    body: web::Json<LimitSet>,
+) -> Result<HttpResponse, AppError> {
+    require(&user, Endpoint::WriteReference)?;
+    let db = state.db.clone();
+    let set = body.into_inner();
+    let changed = blocking(move || {
+        db.transaction(|tx| {
+            reference::jurisdiction_chain(tx, &set.jurisdiction)?;
+            let now = chrono::Utc::now().timestamp_millis();
+            let changed = reference::upsert_limit_set(tx, &set, now)?;
+            if changed {
+                audit::append(
+                    tx,
+                    now,
+                    NewEvent {
+                        actor: user.username.clone(),
+                        action: "limit_set.put".into(),
+                        entity: "limit_set".into(),
+                        entity_id: set.id.clone(),
+                        after: serde_json::to_value(&set).ok(),
+                        ..Default::default()
+                    },
+                )?;
+            }
+            Ok(changed)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"changed": changed})))
+}
+
+/// `GET /api/v1/calendars/{code}`: the listed days of a working calendar.
+pub async fn get_calendar(
+    state: web::Data<AppState>,
+    Auth(user): Auth,
+    code: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    require(&user, Endpoint::ReadReference)?;
+    let db = state.db.clone();
+    let days: Vec<(String, String, String, String)> = blocking(move || {
+        db.read(|tx| {
+            Ok(with_tx!(tx, |c| calendar_days::table
+                .filter(calendar_days::calendar_code.eq(&*code))
+                .order(calendar_days::day)
+                .select((
+                    calendar_days::day,
+                    calendar_days::kind,
+                    calendar_days::occasion,
+                    calendar_days::source
+                ))
+                .load(c))?)
+        })
+    })
+    .await?;
+    let days: Vec<_> = days.into_iter().map(|(date, kind, occasion, source)| serde_json::json!({"date": date, "kind": kind, "occasion": occasion, "source": source})).collect();
+    Ok(HttpResponse::Ok().json(days))
+}
+
+/// Query of an import.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// Calendar code for calendar files.
+    pub calendar: Option<String>,
+}
+
+/// `POST /api/v1/import/{kind}` with the CSV file as the body (UTF-8 or GBK). Admins import
+/// reference data; technicians and reviewers import samples.
+pub async fn import_csv(
+    state: web::Data<AppState>,
+    Auth(user): Auth,
+    kind: web::Path<String>,
+    q: web::Query<ImportQuery>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let kind: ImportKind = kind.parse()?;
+    if kind == ImportKind::Samples {
+        require(&user, Endpoint::RegisterSample)?;
+    } else {
+        require(&user, Endpoint::WriteReference)?;
+    }
+    let opts = ImportOptions {
+        calendar_code: q.calendar.clone().unwrap_or_else(|| "cn".into()),
+    };
+    let db = state.db.clone();
+    let report =
+        blocking(move || import::import(&db, &user, kind, &body, &opts, chrono::Utc::now()))
+            .await?;
+    Ok(HttpResponse::Ok().json(report))
+}

@@ -1,0 +1,436 @@
+//! The command line (clap): serve, migrate, import, lab, user, audit verify.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::StorageSettings;
+use crate::db::schema::{labs, users};
+use crate::db::Db;
+use crate::domain::terms::Role;
+use crate::error::AppError;
+use crate::service::auth::{self, CurrentUser};
+use crate::service::import::{self, ImportKind, ImportOptions};
+use crate::with_tx;
+
+/// coallab: laboratory information system for coal quality supervision.
+#[derive(Parser, Debug)]
+#[command(name = "coallab", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug)]
+struct StorageArgs {
+    /// Directory for the SQLite database file.
+    #[arg(long, global = true, env = "COALLAB_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// postgres://user@host/db for PostgreSQL; unset = SQLite file in the data directory.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the HTTP server (migrates first; an empty database gets the demo county unless --no-demo).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "COALLAB_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// Do not load the demo county into an empty database.
+        #[arg(long)]
+        no_demo: bool,
+        /// HTTP worker threads (default: number of CPUs).
+        #[arg(long, env = "COALLAB_WORKERS")]
+        workers: Option<usize>,
+        /// Database connections in the pool.
+        #[arg(long, env = "COALLAB_POOL_SIZE", default_value_t = 16)]
+        pool_size: u32,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Import a CSV file (UTF-8 or GBK), all or nothing: jurisdictions, suppliers, limit-sets, calendar, samples.
+    Import {
+        /// What the file holds.
+        kind: String,
+        /// The CSV file.
+        file: PathBuf,
+        /// Calendar code for calendar files.
+        #[arg(long, default_value = "cn")]
+        calendar: String,
+        /// The user the import is recorded as (samples need a technician or reviewer of a lab).
+        #[arg(long, default_value = "admin")]
+        user: String,
+    },
+    /// Labs.
+    Lab {
+        #[command(subcommand)]
+        command: LabCommand,
+    },
+    /// Users and API tokens.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Load the demo county into an empty database.
+    Demo,
+}
+
+#[derive(Subcommand, Debug)]
+enum LabCommand {
+    /// Add a lab.
+    Add {
+        /// Short code, used as the prefix of sample codes.
+        code: String,
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// IANA time zone.
+        #[arg(long, default_value = "Asia/Shanghai")]
+        timezone: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Add a user.
+    Add {
+        /// Login name.
+        username: String,
+        /// technician, reviewer, regulator, auditor or admin.
+        #[arg(long)]
+        role: String,
+        /// Lab code (technicians and reviewers).
+        #[arg(long)]
+        lab: Option<String>,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Issue an API token for a user (printed once).
+    Token {
+        /// Login name.
+        username: String,
+        /// Days until it expires.
+        #[arg(long, default_value_t = 90)]
+        days: i64,
+    },
+    /// Disable a user (their tokens stop working).
+    Disable {
+        /// Login name.
+        username: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Recompute the SHA-256 chain and report the first broken link (exit 1 when broken).
+    Verify,
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("COALLAB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = std::env::var("COALLAB_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("coallab: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn storage(args: &StorageArgs) -> StorageSettings {
+    StorageSettings {
+        data_dir: args.data_dir.clone(),
+        database_url: args.database_url.clone(),
+    }
+}
+
+fn user_by_name(db: &Db, username: &str) -> Result<CurrentUser, AppError> {
+    db.read(|tx| {
+        let row: Option<(i64, String, String, Option<i64>)> = with_tx!(tx, |c| users::table
+            .filter(users::username.eq(username))
+            .select((users::id, users::username, users::role, users::lab_id))
+            .first(c)
+            .optional())?;
+        let (id, username, role, lab_id) =
+            row.ok_or_else(|| AppError::NotFound(format!("no user '{username}'")))?;
+        Ok(CurrentUser {
+            id,
+            username,
+            role: Role::from_code(&role).map_err(|e| AppError::Internal(e.to_string()))?,
+            lab_id,
+        })
+    })
+}
+
+fn run(cli: Cli) -> Result<ExitCode, AppError> {
+    let settings = storage(&cli.storage);
+    match cli.command {
+        Command::Serve {
+            bind,
+            no_demo,
+            workers,
+            pool_size,
+        } => {
+            if pool_size == 0 || pool_size > 1000 {
+                return Err(AppError::Config(
+                    "--pool-size must be between 1 and 1000".into(),
+                ));
+            }
+            let listener = TcpListener::bind(&bind)
+                .map_err(|e| AppError::Config(format!("cannot listen on {bind}: {e}")))?;
+            let db = settings.open(pool_size)?;
+            if !no_demo && crate::service::demo::is_empty(&db)? {
+                let summary = crate::service::demo::seed(&db, chrono::Utc::now())?;
+                println!("{summary}");
+            }
+            let addr = listener
+                .local_addr()
+                .map_err(|e| AppError::Config(e.to_string()))?;
+            println!(
+                "coallab listening on http://{addr} ({})",
+                if matches!(db, Db::Pg(_)) {
+                    "PostgreSQL"
+                } else {
+                    "SQLite"
+                }
+            );
+            let workers = workers.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+            });
+            let rt = actix_web::rt::System::new();
+            rt.block_on(async move {
+                let server = crate::server::start(db, listener, workers)
+                    .map_err(|e| AppError::Config(e.to_string()))?;
+                server.await.map_err(|e| AppError::Config(e.to_string()))
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let db = settings.open(1)?;
+            println!(
+                "migrations current ({} embedded)",
+                crate::db::migrate::embedded_count()
+            );
+            drop(db);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            kind,
+            file,
+            calendar,
+            user,
+        } => {
+            let kind: ImportKind = kind.parse()?;
+            let bytes = std::fs::read(&file)
+                .map_err(|e| AppError::Config(format!("cannot read {}: {e}", file.display())))?;
+            let db = settings.open(2)?;
+            let user = user_by_name(&db, &user)?;
+            let report = import::import(
+                &db,
+                &user,
+                kind,
+                &bytes,
+                &ImportOptions {
+                    calendar_code: calendar,
+                },
+                chrono::Utc::now(),
+            )?;
+            println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lab {
+            command:
+                LabCommand::Add {
+                    code,
+                    name,
+                    timezone,
+                },
+        } => {
+            timezone
+                .parse::<chrono_tz::Tz>()
+                .map_err(|_| AppError::Config(format!("unknown time zone '{timezone}'")))?;
+            let db = settings.open(1)?;
+            db.transaction(|tx| {
+                let now = chrono::Utc::now().timestamp_millis();
+                with_tx!(tx, |c| diesel::insert_into(labs::table)
+                    .values((
+                        labs::code.eq(&code),
+                        labs::name.eq(&name),
+                        labs::timezone.eq(&timezone),
+                        labs::created_at.eq(now)
+                    ))
+                    .execute(c))?;
+                crate::service::audit::append(
+                    tx,
+                    now,
+                    crate::service::audit::NewEvent {
+                        actor: "cli".into(),
+                        action: "lab.add".into(),
+                        entity: "lab".into(),
+                        entity_id: code.clone(),
+                        ..Default::default()
+                    },
+                )?;
+                Ok(())
+            })?;
+            println!("lab {code} added");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User { command } => user_command(&settings, command),
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let db = settings.open(1)?;
+            let report = crate::service::audit::verify(&db)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            Ok(if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Demo => {
+            let db = settings.open(2)?;
+            if !crate::service::demo::is_empty(&db)? {
+                return Err(AppError::Config(
+                    "the database is not empty; the demo county loads only into an empty database"
+                        .into(),
+                ));
+            }
+            println!("{}", crate::service::demo::seed(&db, chrono::Utc::now())?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn user_command(settings: &StorageSettings, command: UserCommand) -> Result<ExitCode, AppError> {
+    let db = settings.open(1)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    match command {
+        UserCommand::Add {
+            username,
+            role,
+            lab,
+            name,
+        } => {
+            let role = Role::from_code(&role).map_err(|e| AppError::Config(e.to_string()))?;
+            db.transaction(|tx| {
+                let lab_id = match &lab {
+                    Some(code) => Some(
+                        with_tx!(tx, |c| labs::table
+                            .filter(labs::code.eq(code))
+                            .select(labs::id)
+                            .first::<i64>(c)
+                            .optional())?
+                        .ok_or_else(|| AppError::Config(format!("no lab '{code}'")))?,
+                    ),
+                    None => None,
+                };
+                if matches!(role, Role::Technician | Role::Reviewer) && lab_id.is_none() {
+                    return Err(AppError::Config(
+                        "technicians and reviewers need --lab".into(),
+                    ));
+                }
+                auth::add_user(
+                    tx,
+                    &username,
+                    name.as_deref().unwrap_or(&username),
+                    role,
+                    lab_id,
+                    now,
+                )?;
+                crate::service::audit::append(
+                    tx,
+                    now,
+                    crate::service::audit::NewEvent {
+                        actor: "cli".into(),
+                        action: "user.add".into(),
+                        entity: "user".into(),
+                        entity_id: username.clone(),
+                        after: Some(serde_json::json!({"role": role, "lab": lab})),
+                        ..Default::default()
+                    },
+                )?;
+                Ok(())
+            })?;
+            println!("user {username} added");
+        }
+        UserCommand::Token { username, days } => {
+            if !(1..=3650).contains(&days) {
+                return Err(AppError::Config("--days must be between 1 and 3650".into()));
+            }
+            let user = user_by_name(&db, &username)?;
+            let token = db.transaction(|tx| {
+                let t = auth::issue_token(tx, user.id, "cli", now + days * 86_400_000, now)?;
+                crate::service::audit::append(
+                    tx,
+                    now,
+                    crate::service::audit::NewEvent {
+                        actor: "cli".into(),
+                        action: "token.issue".into(),
+                        entity: "user".into(),
+                        entity_id: username.clone(),
+                        ..Default::default()
+                    },
+                )?;
+                Ok(t)
+            })?;
+            println!("{token}");
+        }
+        UserCommand::Disable { username } => {
+            let user = user_by_name(&db, &username)?;
+            db.transaction(|tx| {
+                with_tx!(tx, |c| diesel::update(users::table.find(user.id))
+                    .set(users::disabled.eq(true))
+                    .execute(c))?;
+                crate::service::audit::append(
+                    tx,
+                    now,
+                    crate::service::audit::NewEvent {
+                        actor: "cli".into(),
+                        action: "user.disable".into(),
+                        entity: "user".into(),
+                        entity_id: username.clone(),
+                        ..Default::default()
+                    },
+                )?;
+                Ok(())
+            })?;
+            println!("user {username} disabled");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
