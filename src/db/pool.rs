@@ -40,8 +40,7 @@ struct SqlitePragmas;
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         conn.batch_execute(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-             PRAGMA busy_timeout = 10000;",
+            "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
         )
         .map_err(diesel::r2d2::Error::QueryError)
     }
@@ -54,9 +53,14 @@ impl Db {
     /// [`AppError::Config`] when the file cannot be opened.
     pub fn open_sqlite(path: &Path, pool_size: u32) -> Result<Db, AppError> {
         let url = path.to_string_lossy().to_string();
-        // Open once directly so that a bad path gives its real error, not a pool timeout.
-        SqliteConnection::establish(&url)
+        // Open once directly so that a bad path gives its real error, and switch the file to WAL
+        // (a persistent setting) before the pool opens connections in parallel.
+        let mut first = SqliteConnection::establish(&url)
             .map_err(|e| AppError::Config(format!("cannot open SQLite database {url}: {e}")))?;
+        first
+            .batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")
+            .map_err(|e| AppError::Config(format!("cannot switch {url} to WAL: {e}")))?;
+        drop(first);
         let pool = Pool::builder()
             .max_size(pool_size)
             .connection_timeout(Duration::from_secs(10))
