@@ -117,7 +117,8 @@ impl AppError {
         }
     }
 
-    fn client_message(&self) -> String {
+    /// The message sent to clients: database and internal details are replaced by plain text.
+    pub fn client_message(&self) -> String {
         match self {
             AppError::Database(e) => match e {
                 DieselError::NotFound => "not found".into(),

@@ -25,6 +25,7 @@ use crate::service::samples::{self as sample_svc, NewSample};
 use crate::service::workflow::{self, ActionRequest};
 use crate::time::{parse_date, to_ms};
 use crate::with_tx;
+use diesel::ExpressionMethods;
 
 /// What a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -297,26 +298,25 @@ pub fn import(
                         unchanged += 1;
                         continue;
                     }
-                    let res = with_tx!(tx, |c| {
-                        diesel::delete(jurisdictions::table.find(&j.code))
-                            .execute(c)
-                            .and_then(|_| {
-                                diesel::insert_into(jurisdictions::table)
-                                    .values((
-                                        jurisdictions::code.eq(&j.code),
-                                        jurisdictions::name.eq(&j.name),
-                                        jurisdictions::level.eq(&j.level),
-                                        jurisdictions::parent_code.eq(&j.parent_code),
-                                        jurisdictions::initial_test_working_days
-                                            .eq(j.initial_test_working_days),
-                                        jurisdictions::retest_working_days
-                                            .eq(j.retest_working_days),
-                                        jurisdictions::appeal_window_calendar_days
-                                            .eq(j.appeal_window_calendar_days),
-                                    ))
-                                    .execute(c)
-                            })
-                    });
+                    // Update in place when it exists: suppliers and limit sets refer to it.
+                    let values = (
+                        jurisdictions::name.eq(&j.name),
+                        jurisdictions::level.eq(&j.level),
+                        jurisdictions::parent_code.eq(&j.parent_code),
+                        jurisdictions::initial_test_working_days.eq(j.initial_test_working_days),
+                        jurisdictions::retest_working_days.eq(j.retest_working_days),
+                        jurisdictions::appeal_window_calendar_days
+                            .eq(j.appeal_window_calendar_days),
+                    );
+                    let res = if existing.is_some() {
+                        with_tx!(tx, |c| diesel::update(jurisdictions::table.find(&j.code))
+                            .set(values)
+                            .execute(c))
+                    } else {
+                        with_tx!(tx, |c| diesel::insert_into(jurisdictions::table)
+                            .values((jurisdictions::code.eq(&j.code), values))
+                            .execute(c))
+                    };
                     res.map_err(|e| row_db_error(*line, e))?;
                     changed += 1;
                 }
@@ -566,7 +566,7 @@ fn row_db_error(line: usize, e: diesel::result::Error) -> AppError {
     refuse(vec![RowError {
         row: line,
         column: String::new(),
-        message: inner.to_string().replace("database error: ", ""),
+        message: inner.client_message(),
     }])
 }
 

@@ -401,6 +401,17 @@ pub fn list(
         .map_err(|m| AppError::invalid("invalid_value", m))?;
     let now_ms = to_ms(now);
     let released_only = matches!(user.role, Role::Regulator | Role::Auditor);
+    // Technicians work blind: filtering by supplier or town would tell them whose coal a lab
+    // code is. Lab staff see only their own lab's samples.
+    if user.role == Role::Technician && (filter.supplier.is_some() || filter.town.is_some()) {
+        return Err(AppError::Forbidden(
+            "technicians work on blind lab codes and may not filter by supplier or town".into(),
+        ));
+    }
+    let own_lab = match user.role {
+        Role::Technician | Role::Reviewer => Some(user.lab_id.unwrap_or(-1)),
+        _ => None,
+    };
 
     macro_rules! filtered {
         () => {{
@@ -434,6 +445,9 @@ pub fn list(
             }
             if released_only {
                 q = q.filter(samples::final_verdict.is_not_null());
+            }
+            if let Some(lab) = own_lab {
+                q = q.filter(samples::lab_id.eq(lab));
             }
             q
         }};
