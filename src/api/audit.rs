@@ -41,10 +41,10 @@ pub async fn list(
     require(&user, Endpoint::ReadAudit)?;
     let per_page = f.per_page.unwrap_or(50);
     let page = f.page.unwrap_or(1);
-    if !(1..=MAX_PER_PAGE).contains(&per_page) || page < 1 {
+    if !(1..=MAX_PER_PAGE).contains(&per_page) || !(1..=1_000_000).contains(&page) {
         return Err(AppError::invalid(
             "invalid_value",
-            format!("page must be ≥ 1 and per_page between 1 and {MAX_PER_PAGE}"),
+            format!("page must be between 1 and 1000000 and per_page between 1 and {MAX_PER_PAGE}"),
         ));
     }
     let from = f

@@ -45,20 +45,30 @@ pub async fn register(
     let db = state.db.clone();
     let view = blocking(move || {
         let now = chrono::Utc::now();
-        if let Some(k) = &key {
-            let existing = db.read(|tx| {
+        let by_key = |k: &str| {
+            db.read(|tx| {
                 use crate::db::schema::samples;
                 Ok(crate::with_tx!(tx, |c| samples::table
                     .filter(samples::idempotency_key.eq(k))
                     .select(samples::id)
                     .first::<i64>(c)
                     .optional())?)
-            })?;
-            if let Some(id) = existing {
-                return db.read(|tx| sample_view(tx, &user, id, now));
-            }
+            })
+        };
+        if let Some(id) = key.as_deref().map(by_key).transpose()?.flatten() {
+            return db.read(|tx| sample_view(tx, &user, id, now));
         }
-        let id = db.transaction(|tx| svc::register(tx, &user, &body, key.as_deref(), now))?;
+        let id = match db.transaction(|tx| svc::register(tx, &user, &body, key.as_deref(), now)) {
+            Ok(id) => id,
+            // A concurrent retry with the same key won the insert: answer with its sample.
+            Err(e) if e.code() == "already_exists" && key.is_some() => {
+                match key.as_deref().map(by_key).transpose()?.flatten() {
+                    Some(id) => id,
+                    None => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         db.read(|tx| sample_view(tx, &user, id, now))
     })
     .await?;

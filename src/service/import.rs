@@ -366,6 +366,22 @@ pub fn import(
                 return Err(refuse(errors));
             }
             db.transaction(|tx| {
+                let known: Vec<String> = with_tx!(tx, |c| jurisdictions::table
+                    .select(jurisdictions::code)
+                    .load(c))?;
+                let unknown: Vec<RowError> = t
+                    .rows
+                    .iter()
+                    .filter(|(_, r)| !known.contains(&r["jurisdiction_code"]))
+                    .map(|(line, r)| RowError {
+                        row: *line,
+                        column: "jurisdiction_code".into(),
+                        message: format!("unknown jurisdiction '{}'", r["jurisdiction_code"]),
+                    })
+                    .collect();
+                if !unknown.is_empty() {
+                    return Err(refuse(unknown));
+                }
                 let (mut changed, mut unchanged) = (0, 0);
                 for (line, r) in &t.rows {
                     let existing: Option<reference::Supplier> = with_tx!(tx, |c| suppliers::table

@@ -1,0 +1,244 @@
+//! Bad input is refused with the right status and error code, and changes nothing: the sample's
+//! version, the sample list and the audit trail are the same afterwards.
+
+use serde_json::{json, Value};
+
+use crate::both;
+use crate::helpers::*;
+
+/// What a refused request must leave untouched.
+struct Snapshot {
+    version: i64,
+    samples: i64,
+    audit: i64,
+    analyses: Value,
+}
+
+fn snapshot(app: &TestApp, id: i64) -> Snapshot {
+    let view = app.sample(id, REVIEWER);
+    Snapshot {
+        version: view["version"].as_i64().unwrap(),
+        samples: app.sample_total(REVIEWER),
+        audit: app.audit_total(),
+        analyses: view["stages"][0]["analyses"].clone(),
+    }
+}
+
+#[track_caller]
+fn assert_unchanged(app: &TestApp, id: i64, before: &Snapshot) {
+    let now = snapshot(app, id);
+    assert_eq!(now.version, before.version, "sample version changed");
+    assert_eq!(now.samples, before.samples, "sample count changed");
+    assert_eq!(now.audit, before.audit, "audit trail changed");
+    assert_eq!(now.analyses, before.analyses, "determinations changed");
+}
+
+fn refused_requests_change_nothing(backend: Backend) {
+    let Some(app) = spawn_app(backend) else {
+        return;
+    };
+    let id = app.sample_in_testing(TECH, "SP-01", &days_ago(1), "B1");
+    let before = snapshot(&app, id);
+
+    // Malformed JSON, a missing field and an unknown field: 400 malformed_json.
+    app.post_bytes(
+        "/api/v1/samples",
+        Some(TECH),
+        "application/json",
+        br#"{"supplier_code": "SP-01", "samplers": ["a", "b"#.to_vec(),
+    )
+    .expect_error(400, "malformed_json");
+    let mut missing = new_sample("SP-01", &days_ago(1), "B2");
+    missing.as_object_mut().unwrap().remove("samplers");
+    app.post_json("/api/v1/samples", Some(TECH), &missing)
+        .expect_error(400, "malformed_json");
+    let mut unknown = new_sample("SP-01", &days_ago(1), "B2");
+    unknown["colour"] = json!("black");
+    app.post_json("/api/v1/samples", Some(TECH), &unknown)
+        .expect_error(400, "malformed_json");
+    app.post_bytes(
+        &format!("/api/v1/samples/{id}/determinations"),
+        Some(TECH),
+        "application/json",
+        b"analysis=mad&value=1.5".to_vec(),
+    )
+    .expect_error(400, "malformed_json");
+
+    // Unknown supplier: 422 unknown_supplier.
+    let msg = app
+        .post_json(
+            "/api/v1/samples",
+            Some(TECH),
+            &new_sample("XX-99", &days_ago(1), "B3"),
+        )
+        .expect_error(422, "unknown_supplier");
+    assert!(msg.contains("XX-99"), "{msg}");
+    // One sampler only, equal seals, a sampling instant in the future: 422.
+    let mut one = new_sample("SP-01", &days_ago(1), "B4");
+    one["samplers"] = json!(["张伟", " "]);
+    app.post_json("/api/v1/samples", Some(TECH), &one)
+        .expect_error(422, "invalid_value");
+    let mut seals = new_sample("SP-01", &days_ago(1), "B5");
+    seals["retained_seal_no"] = seals["test_seal_no"].clone();
+    app.post_json("/api/v1/samples", Some(TECH), &seals)
+        .expect_error(422, "invalid_value");
+    app.post_json(
+        "/api/v1/samples",
+        Some(TECH),
+        &new_sample(
+            "SP-01",
+            &(chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339(),
+            "B6",
+        ),
+    )
+    .expect_error(422, "invalid_value");
+    assert_unchanged(&app, id, &before);
+
+    // Determinations: negative, not a number, a JSON number, Mad of 100 %, an unknown analysis.
+    let msg = app
+        .determine(id, TECH, "mad", json!("-1.0"))
+        .expect_error(422, "invalid_value");
+    assert!(msg.contains("negative"), "{msg}");
+    app.determine(id, TECH, "aad", json!("abc"))
+        .expect_error(422, "invalid_value");
+    // 12.5 as a JSON number would pass through binary floating point: refused.
+    app.determine(id, TECH, "aad", json!(12.5))
+        .expect_error(422, "value_not_string");
+    // Mad is a moisture: it must lie below 100 %.
+    let msg = app
+        .determine(id, TECH, "mad", json!("100"))
+        .expect_error(422, "invalid_value");
+    assert!(msg.contains("out of range"), "{msg}");
+    app.determine(id, TECH, "ash", json!("12.00"))
+        .expect_error(422, "invalid_value");
+    app.determine(id, TECH, "aad", Value::Null)
+        .expect_error(422, "invalid_value");
+    assert_unchanged(&app, id, &before);
+
+    // Release before every analysis is accepted. The sample is in initial_testing, where
+    // release is not a legal action at all (409 illegal_transition naming the legal ones) …
+    app.determine_all(id, TECH, "mad", &["1.48", "1.52"]);
+    let before = snapshot(&app, id);
+    let msg = app
+        .act(id, "release", REVIEWER, Value::Null)
+        .expect_error(409, "illegal_transition");
+    assert!(
+        msg.contains("legal actions: submit, reject, cancel"),
+        "{msg}"
+    );
+    // … and submitting it for review is refused until Aad and St,ad are accepted.
+    let msg = app
+        .act(id, "submit", TECH, Value::Null)
+        .expect_error(409, "precision_not_met");
+    assert!(
+        msg.contains("aad") && msg.contains("st_ad") && !msg.contains("mad,"),
+        "{msg}"
+    );
+    assert_unchanged(&app, id, &before);
+    // Aad with a pair over r is not accepted yet either (14.00/14.25: range 0.25 > r 0.20).
+    app.determine_all(id, TECH, "aad", &["14.00", "14.25"]);
+    app.determine_all(id, TECH, "st_ad", &["0.50", "0.51"]);
+    let before = snapshot(&app, id);
+    let msg = app
+        .act(id, "submit", TECH, Value::Null)
+        .expect_error(409, "precision_not_met");
+    assert!(msg.contains("aad") && !msg.contains("st_ad"), "{msg}");
+    assert_unchanged(&app, id, &before);
+
+    // A wrong transition: 409 illegal_transition, the message names the legal actions.
+    let fresh = app.register(TECH, "SP-01", &days_ago(1), "B7")["id"]
+        .as_i64()
+        .unwrap();
+    let before_fresh = snapshot(&app, fresh);
+    let msg = app
+        .act(fresh, "start", TECH, Value::Null)
+        .expect_error(409, "illegal_transition");
+    assert_eq!(
+        msg,
+        "cannot start a sample in state registered; legal actions: receive, reject, cancel"
+    );
+    // A stale version: 409 version_conflict.
+    app.post_json(
+        &format!("/api/v1/samples/{fresh}/receive"),
+        Some(TECH),
+        &json!({"version": 0}),
+    )
+    .expect_error(409, "version_conflict");
+    // An unknown action: 404; reject and cancel need a reason: 422.
+    app.act(fresh, "explode", TECH, Value::Null)
+        .expect_error(404, "not_found");
+    app.act(fresh, "reject", TECH, Value::Null)
+        .expect_error(422, "missing_value");
+    assert_unchanged(&app, fresh, &before_fresh);
+
+    // No token, a bad token: 401 with a Bearer challenge.
+    let r = app.get("/api/v1/samples", None);
+    assert_eq!(
+        r.headers
+            .get("WWW-Authenticate")
+            .map(|v| v.to_str().unwrap()),
+        Some("Bearer")
+    );
+    r.expect_error(401, "unauthorized");
+    app.post_json(
+        "/api/v1/samples",
+        None,
+        &new_sample("SP-01", &days_ago(1), "B8"),
+    )
+    .expect_error(401, "unauthorized");
+    app.get("/api/v1/samples", Some("not-a-token"))
+        .expect_error(401, "unauthorized");
+    // Wrong role: 403. A regulator registers no samples and receives none, an auditor enters
+    // no determinations, a technician reads no supplier.
+    let before = snapshot(&app, id);
+    app.post_json(
+        "/api/v1/samples",
+        Some(REGULATOR),
+        &new_sample("SP-01", &days_ago(1), "B9"),
+    )
+    .expect_error(403, "forbidden");
+    app.determine(id, AUDITOR, "aad", json!("14.10"))
+        .expect_error(403, "forbidden");
+    app.get("/api/v1/suppliers", Some(TECH))
+        .expect_error(403, "forbidden");
+    app.act(fresh, "receive", REGULATOR, Value::Null)
+        .expect_error(403, "forbidden");
+    assert_unchanged(&app, fresh, &before_fresh);
+    assert_unchanged(&app, id, &before);
+}
+both!(refused_requests_change_nothing => sqlite_refused_requests_change_nothing, pg_refused_requests_change_nothing);
+
+/// Four eyes: a reviewer who entered determinations of a stage may not release it.
+fn self_release_is_refused(backend: Backend) {
+    let Some(app) = spawn_app(backend) else {
+        return;
+    };
+    // The reviewer does the bench work himself …
+    let id = app.sample_in_testing(REVIEWER, "SP-03", &days_ago(1), "E1");
+    app.determine_all(id, REVIEWER, "mad", &["1.50", "1.52"]);
+    app.determine_all(id, TECH, "aad", &["11.00", "11.10"]);
+    app.determine_all(id, TECH, "st_ad", &["0.50", "0.52"]);
+    app.act(id, "submit", REVIEWER, Value::Null).expect(200);
+    let before = snapshot(&app, id);
+    // … so he may not release it, even though the technician entered most of it.
+    let msg = app
+        .act(id, "release", REVIEWER, Value::Null)
+        .expect_error(409, "four_eyes");
+    assert!(msg.contains("entered none"), "{msg}");
+    assert_unchanged(&app, id, &before);
+    let view = app.sample(id, REVIEWER);
+    assert_eq!(view["state"], "initial_review");
+    assert_eq!(view["final_verdict"], Value::Null);
+    // Sent back for rework with a reason, it returns to testing.
+    let back = app
+        .act(
+            id,
+            "return",
+            REVIEWER,
+            json!({"reason": "second reviewer needed"}),
+        )
+        .expect(200);
+    assert_eq!(back["state"], "initial_testing");
+    assert_eq!(back["state_reason"], "second reviewer needed");
+}
+both!(self_release_is_refused => sqlite_self_release_is_refused, pg_self_release_is_refused);

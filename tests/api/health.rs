@@ -1,0 +1,122 @@
+//! Liveness, readiness, the OpenAPI document and the JSON 404.
+
+use crate::both;
+use crate::helpers::*;
+
+/// Every route registered in src/api/mod.rs (`configure`), written out by hand.
+const ROUTES: [(&str, &str); 20] = [
+    ("get", "/health"),
+    ("get", "/ready"),
+    ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/me"),
+    ("get", "/api/v1/suppliers"),
+    ("post", "/api/v1/suppliers"),
+    ("get", "/api/v1/suppliers/{code}"),
+    ("get", "/api/v1/jurisdictions"),
+    ("get", "/api/v1/limit-sets"),
+    ("post", "/api/v1/limit-sets"),
+    ("get", "/api/v1/calendars/{code}"),
+    ("post", "/api/v1/import/{kind}"),
+    ("get", "/api/v1/samples"),
+    ("post", "/api/v1/samples"),
+    ("get", "/api/v1/samples/{key}"),
+    ("post", "/api/v1/samples/{key}/determinations"),
+    ("post", "/api/v1/samples/{key}/result-received"),
+    ("post", "/api/v1/samples/{key}/{action}"),
+    ("get", "/api/v1/audit"),
+    ("get", "/api/v1/audit/verify"),
+];
+
+fn health_and_openapi(backend: Backend) {
+    let Some(app) = spawn_app(backend) else {
+        return;
+    };
+    assert_eq!(app.get("/health", None).expect(200)["status"], "ok");
+    assert_eq!(app.get("/ready", None).expect(200)["status"], "ready");
+
+    let doc = app.get("/api/v1/openapi.json", None).expect(200);
+    assert!(
+        doc["openapi"].as_str().unwrap_or("").starts_with("3."),
+        "not an OpenAPI 3 document"
+    );
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut missing = Vec::new();
+    for (method, path) in ROUTES {
+        // The document describes itself implicitly; every other route must be in it.
+        if path == "/api/v1/openapi.json" {
+            continue;
+        }
+        if paths.get(path).and_then(|p| p.get(method)).is_none() {
+            missing.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "routes missing from openapi.json: {missing:?}"
+    );
+    // Who am I.
+    let me = app.get("/api/v1/me", Some(TECH2)).expect(200);
+    assert_eq!(
+        (me["username"].as_str(), me["role"].as_str()),
+        (Some("tech-li"), Some("technician"))
+    );
+    // Unknown endpoints answer JSON too.
+    app.get("/api/v1/nothing-here", Some(TECH))
+        .expect_error(404, "not_found");
+}
+both!(health_and_openapi => sqlite_health_and_openapi, pg_health_and_openapi);
+
+/// Every `.route(…)` in src/api/mod.rs as (method, full path), read from the source itself so
+/// that a route added later cannot be forgotten in openapi.json.
+fn routes_in_source() -> Vec<(String, String)> {
+    let src = include_str!("../../src/api/mod.rs");
+    let scope = src.find("web::scope(\"/api/v1\")");
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = src[from..].find(".route(") {
+        let at = from + i;
+        let args = &src[at + ".route(".len()..];
+        let open = args.find('"').expect("route path");
+        let len = args[open + 1..].find('"').expect("end of route path");
+        let path = &args[open + 1..open + 1 + len];
+        let web = args.find("web::").expect("route method");
+        let method = args[web + 5..].split('(').next().unwrap_or_default();
+        let prefix = if scope.is_some_and(|s| at > s) {
+            "/api/v1"
+        } else {
+            ""
+        };
+        out.push((method.to_string(), format!("{prefix}{path}")));
+        from = at + 1;
+    }
+    out
+}
+
+/// The OpenAPI document lists every route registered in src/api/mod.rs, itself included.
+///
+/// BUG (minor, src/api/openapi.json): `GET /api/v1/openapi.json` is registered in
+/// src/api/mod.rs but is not in the document's "paths".
+fn openapi_describes_every_registered_route(backend: Backend) {
+    let Some(app) = spawn_app(backend) else {
+        return;
+    };
+    let registered = routes_in_source();
+    // The parse itself is checked against the hand-written list.
+    for (method, path) in ROUTES {
+        assert!(
+            registered.contains(&(method.to_string(), path.to_string())),
+            "{method} {path} not found in src/api/mod.rs (parsed: {registered:?})"
+        );
+    }
+    let doc = app.get("/api/v1/openapi.json", None).expect(200);
+    let missing: Vec<String> = registered
+        .iter()
+        .filter(|(m, p)| doc["paths"][p.as_str()][m.as_str()].is_null())
+        .map(|(m, p)| format!("{} {p}", m.to_uppercase()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "registered but not in openapi.json: {missing:?}"
+    );
+}
+both!(openapi_describes_every_registered_route => sqlite_openapi_describes_every_registered_route, pg_openapi_describes_every_registered_route);
