@@ -51,6 +51,9 @@ enum Command {
         /// Database connections in the pool.
         #[arg(long, env = "COALLAB_POOL_SIZE", default_value_t = 16)]
         pool_size: u32,
+        /// Timeouts, body size and rate limits (OPS, issue 9).
+        #[command(flatten)]
+        limits: crate::ops::settings::ServeLimits,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -84,6 +87,33 @@ enum Command {
     },
     /// Load the demo county into an empty database.
     Demo,
+    /// Statistics of one supplier's released final results on one parameter (JSON).
+    Stats(crate::service::stats_cli::StatsArgs),
+    /// Draw one supplier's quality chart to an SVG or PNG file.
+    Chart(crate::service::stats_cli::ChartArgs),
+    /// Reports: turnaround time (TAT) and overdue stages, as JSON or CSV.
+    Report {
+        #[command(subcommand)]
+        command: crate::service::reports_cli::ReportCommand,
+    },
+    /// Take a consistent copy of the database while servers run (SQLite: VACUUM INTO; PostgreSQL: pg_dump).
+    Backup {
+        /// The backup file to write (must not exist).
+        file: PathBuf,
+    },
+    /// Restore a backup into the configured database (stop the servers first).
+    Restore {
+        /// The backup file (SQLite copy or pg_dump custom format).
+        file: PathBuf,
+        /// Overwrite a database that is not empty.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Retained-sample retention periods.
+    Retention {
+        #[command(subcommand)]
+        command: crate::ops::cli::RetentionCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -124,6 +154,20 @@ enum UserCommand {
         /// Days until it expires.
         #[arg(long, default_value_t = 90)]
         days: i64,
+        /// Expiry instead of --days: a date (YYYY-MM-DD, midnight UTC) or an RFC 3339 instant.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// Set a user's password, read from standard input (at least 12 characters); ends the
+    /// user's browser sessions.
+    Passwd {
+        /// Login name.
+        username: String,
+    },
+    /// Revoke every API token of a user and end their browser sessions.
+    RevokeTokens {
+        /// Login name.
+        username: String,
     },
     /// Disable a user (their tokens stop working).
     Disable {
@@ -198,12 +242,10 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
             no_demo,
             workers,
             pool_size,
+            limits,
         } => {
-            if pool_size == 0 || pool_size > 1000 {
-                return Err(AppError::Config(
-                    "--pool-size must be between 1 and 1000".into(),
-                ));
-            }
+            // Every wrong setting, one line each, before anything is opened (OPS, issue 9).
+            crate::ops::settings::validate_serve(&bind, pool_size, workers, &settings, &limits)?;
             let listener = TcpListener::bind(&bind)
                 .map_err(|e| AppError::Config(format!("cannot listen on {bind}: {e}")))?;
             let db = settings.open(pool_size)?;
@@ -211,6 +253,12 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
                 let summary = crate::service::demo::seed(&db, chrono::Utc::now())?;
                 println!("{summary}");
             }
+            // Close samples whose appeal window passed, now and every minute (PEOPLE, issue 4).
+            crate::service::appeal_close::spawn_periodic(
+                db.clone(),
+                std::time::Duration::from_secs(60),
+            )
+            .map_err(|e| AppError::Config(format!("cannot start the appeal-window job: {e}")))?;
             let addr = listener
                 .local_addr()
                 .map_err(|e| AppError::Config(e.to_string()))?;
@@ -229,10 +277,11 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
             });
             let rt = actix_web::rt::System::new();
             rt.block_on(async move {
-                let server = crate::server::start(db, listener, workers)
+                let server = crate::server::start_with(db, listener, workers, &limits)
                     .map_err(|e| AppError::Config(e.to_string()))?;
                 server.await.map_err(|e| AppError::Config(e.to_string()))
             })?;
+            tracing::info!("coallab stopped: in-flight requests finished, HTTP workers and their database pool closed");
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
@@ -322,6 +371,12 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
                 ExitCode::from(1)
             })
         }
+        Command::Backup { file } => crate::ops::cli::backup(&settings, &file),
+        Command::Restore { file, force } => crate::ops::cli::restore(&settings, &file, force),
+        Command::Retention { command } => crate::ops::cli::retention(&settings, command),
+        Command::Report { command } => crate::service::reports_cli::run(&settings, command),
+        Command::Stats(args) => crate::service::stats_cli::stats(&settings, args),
+        Command::Chart(args) => crate::service::stats_cli::chart(&settings, args),
         Command::Demo => {
             let db = settings.open(2)?;
             if !crate::service::demo::is_empty(&db)? {
@@ -388,13 +443,36 @@ fn user_command(settings: &StorageSettings, command: UserCommand) -> Result<Exit
             })?;
             println!("user {username} added");
         }
-        UserCommand::Token { username, days } => {
+        UserCommand::Passwd { username } => {
+            let user = user_by_name(&db, &username)?;
+            let password = crate::service::users::read_password(std::io::stdin().lock())?;
+            db.transaction(|tx| {
+                crate::service::users::set_password(tx, user.id, &username, &password, "cli", now)
+            })?;
+            println!("password of {username} set");
+        }
+        UserCommand::RevokeTokens { username } => {
+            let user = user_by_name(&db, &username)?;
+            let n = db.transaction(|tx| {
+                crate::service::users::revoke_tokens(tx, user.id, &username, "cli", now)
+            })?;
+            println!("{n} token(s) of {username} revoked; sessions ended");
+        }
+        UserCommand::Token {
+            username,
+            days,
+            expires,
+        } => {
             if !(1..=3650).contains(&days) {
                 return Err(AppError::Config("--days must be between 1 and 3650".into()));
             }
+            let expires_at = match &expires {
+                Some(t) => crate::service::users::parse_expiry(t, now)?,
+                None => now + days * 86_400_000,
+            };
             let user = user_by_name(&db, &username)?;
             let token = db.transaction(|tx| {
-                let t = auth::issue_token(tx, user.id, "cli", now + days * 86_400_000, now)?;
+                let t = auth::issue_token(tx, user.id, "cli", expires_at, now)?;
                 crate::service::audit::append(
                     tx,
                     now,

@@ -40,7 +40,7 @@ impl StorageSettings {
                 .as_deref()
                 .is_some_and(|u| u.contains("://") && !u.starts_with("sqlite://"))
             {
-                return Err(AppError::Config(format!("DATABASE_URL must start with postgres://, postgresql:// or sqlite:// (got '{url}')")));
+                return Err(AppError::Config(format!("DATABASE_URL must start with postgres://, postgresql:// or sqlite:// (got '{}')", crate::ops::settings::redact_url(&url))));
             }
             std::fs::create_dir_all(&self.data_dir).map_err(|e| {
                 AppError::Config(format!(

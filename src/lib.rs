@@ -5,11 +5,13 @@
 //! [`api`] is the HTTP surface; [`cli`] the command line.
 
 pub mod api;
+pub mod charts;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod ops;
 pub mod server;
 pub mod service;
 pub mod time;

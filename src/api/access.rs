@@ -13,6 +13,9 @@ pub enum Endpoint {
     ReadReference,
     /// POST suppliers, limit sets, imports.
     WriteReference,
+    /// GET /api/v1/suppliers and /suppliers/{code} (not technicians: they work on blind lab
+    /// codes and never see suppliers).
+    ReadSuppliers,
     /// GET /api/v1/samples and /samples/{key}.
     ReadSamples,
     /// POST /api/v1/samples.
@@ -25,6 +28,22 @@ pub enum Endpoint {
     RecordResultReceived,
     /// GET /api/v1/audit and /audit/verify.
     ReadAudit,
+    /// GET supplier statistics and charts, the risk ranking and the comparison chart
+    /// (not technicians: they work blind and do not see suppliers).
+    ReadStats,
+    /// GET /api/v1/reports/status, /reports/suppliers, /reports/non-compliant.
+    RegulatorReports,
+    /// GET /api/v1/reports/tat and /reports/overdue.
+    TatReport,
+    /// GET /api/v1/reports/documents/{report_no} (test report HTML/PDF; issues its verification code).
+    ReportDocument,
+    /// GET /api/v1/retained-samples/due.
+    ReadRetained,
+    /// POST /api/v1/samples/{key}/discard-retained.
+    DiscardRetained,
+    /// POST /api/v1/samples/{key}/amendments and /amendments/release (four eyes: the service
+    /// refuses a release by the proposer).
+    Amend,
 }
 
 /// The roles allowed on an endpoint. This table is the whole of the authorization policy.
@@ -34,12 +53,20 @@ pub fn roles_for(endpoint: Endpoint) -> &'static [Role] {
         Endpoint::Me => &[Technician, Reviewer, Regulator, Auditor, Admin],
         Endpoint::ReadReference => &[Technician, Reviewer, Regulator, Auditor, Admin],
         Endpoint::WriteReference => &[Admin],
+        Endpoint::ReadSuppliers => &[Reviewer, Regulator, Auditor, Admin],
         Endpoint::ReadSamples => &[Technician, Reviewer, Regulator, Auditor, Admin],
         Endpoint::RegisterSample => &[Technician, Reviewer],
         Endpoint::EnterDetermination => &[Technician, Reviewer],
         Endpoint::SampleAction => &[Technician, Reviewer, Regulator, Admin],
         Endpoint::RecordResultReceived => &[Regulator, Reviewer, Admin],
         Endpoint::ReadAudit => &[Auditor, Admin],
+        Endpoint::ReadStats => &[Regulator, Auditor, Admin, Reviewer],
+        Endpoint::RegulatorReports => &[Regulator, Auditor, Admin, Reviewer],
+        Endpoint::TatReport => &[Auditor, Admin],
+        Endpoint::ReportDocument => &[Reviewer, Regulator, Auditor, Admin],
+        Endpoint::ReadRetained => &[Technician, Reviewer, Auditor, Admin],
+        Endpoint::DiscardRetained => &[Technician, Reviewer, Admin],
+        Endpoint::Amend => &[Reviewer],
     }
 }
 

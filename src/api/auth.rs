@@ -10,7 +10,8 @@ use crate::api::{blocking, AppState};
 use crate::error::AppError;
 use crate::service::auth::{authenticate, CurrentUser};
 
-/// The authenticated user of a request (`Authorization: Bearer <token>`); 401 without one.
+/// The authenticated user of a request: `Authorization: Bearer <token>`, or else the browser
+/// session cookie (state-changing requests then need `X-CSRF-Token`); 401 without either.
 pub struct Auth(pub CurrentUser);
 
 impl FromRequest for Auth {
@@ -24,15 +25,27 @@ impl FromRequest for Auth {
             .and_then(|h| h.to_str().ok())
             .map(str::to_string);
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        // Without an Authorization header, a browser session cookie (with CSRF check) will do.
+        let cookie = header
+            .is_none()
+            .then(|| crate::api::session::session_of(req))
+            .flatten();
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::Internal("no app state".into()))?;
+            if let Some((id, csrf, unsafe_method)) = cookie {
+                let user =
+                    crate::api::session::cookie_user(&state, id, csrf, unsafe_method).await?;
+                return Ok(Auth(user));
+            }
             let token = header
                 .as_deref()
                 .and_then(|h| h.strip_prefix("Bearer "))
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .ok_or_else(|| {
-                    AppError::Unauthorized("send Authorization: Bearer <API token>".into())
+                    AppError::Unauthorized(
+                        "send Authorization: Bearer <API token>, or sign in at POST /login".into(),
+                    )
                 })?
                 .to_string();
             let db = state.db.clone();

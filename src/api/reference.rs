@@ -8,7 +8,6 @@ use crate::api::auth::Auth;
 use crate::api::{blocking, AppState};
 use crate::db::schema::{calendar_days, jurisdictions, suppliers};
 use crate::domain::limits::LimitSet;
-use crate::domain::terms::Role;
 use crate::error::AppError;
 use crate::service::audit::{self, NewEvent};
 use crate::service::import::{self, ImportKind, ImportOptions};
@@ -25,24 +24,13 @@ pub struct SupplierFilter {
     pub kind: Option<String>,
 }
 
-fn no_technicians(role: Role) -> Result<(), AppError> {
-    // Technicians work blind: they see lab codes, never suppliers.
-    if role == Role::Technician {
-        return Err(AppError::Forbidden(
-            "technicians work on blind lab codes and do not see suppliers".into(),
-        ));
-    }
-    Ok(())
-}
-
 /// `GET /api/v1/suppliers`.
 pub async fn list_suppliers(
     state: web::Data<AppState>,
     Auth(user): Auth,
     f: web::Query<SupplierFilter>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Endpoint::ReadReference)?;
-    no_technicians(user.role)?;
+    require(&user, Endpoint::ReadSuppliers)?;
     if let Some(k) = &f.kind {
         reference::check_supplier_kind(k)?;
     }
@@ -146,8 +134,7 @@ pub async fn get_supplier(
     Auth(user): Auth,
     code: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Endpoint::ReadReference)?;
-    no_technicians(user.role)?;
+    require(&user, Endpoint::ReadSuppliers)?;
     let db = state.db.clone();
     let s = blocking(move || {
         db.read(|tx| {

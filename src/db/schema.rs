@@ -225,6 +225,104 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    working_clock (calendar_code, timezone, day_start) {
+        calendar_code -> Text,
+        timezone -> Text,
+        day_start -> BigInt,
+        day_end -> BigInt,
+        day -> Text,
+        iso_week -> Text,
+        working -> Integer,
+        cum_before -> BigInt,
+    }
+}
+
+diesel::table! {
+    working_clock_builds (calendar_code, timezone) {
+        calendar_code -> Text,
+        timezone -> Text,
+        fingerprint -> Text,
+        built_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    report_codes (report_no) {
+        report_no -> Text,
+        code -> Text,
+        issued_at -> BigInt,
+        issued_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    user_passwords (user_id) {
+        user_id -> BigInt,
+        password_hash -> Text,
+        changed_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sessions (id_sha256) {
+        id_sha256 -> Text,
+        user_id -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        ip -> Text,
+    }
+}
+
+diesel::table! {
+    login_throttle (key) {
+        key -> Text,
+        failures -> Integer,
+        last_failed_at -> BigInt,
+        locked_until -> BigInt,
+    }
+}
+
+diesel::table! {
+    stage_revisions (id) {
+        id -> BigInt,
+        stage_id -> BigInt,
+        revision -> Integer,
+        status -> Text,
+        determinations -> Text,
+        means -> Text,
+        results -> Text,
+        verdict -> Text,
+        verdict_detail -> Text,
+        reproducibility -> Nullable<Text>,
+        reason -> Text,
+        proposed_by -> Nullable<BigInt>,
+        proposed_at -> BigInt,
+        released_by -> Nullable<BigInt>,
+        released_at -> Nullable<BigInt>,
+        report_no -> Nullable<Text>,
+        replaces_report_no -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    retention_policies (scope) {
+        scope -> Text,
+        keep_calendar_days -> Integer,
+        source -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    retained_discards (sample_id) {
+        sample_id -> BigInt,
+        discarded_at -> BigInt,
+        discarded_by -> Nullable<BigInt>,
+        reason -> Text,
+    }
+}
+
 diesel::joinable!(limits -> limit_sets (limit_set_id));
 
 diesel::joinable!(users -> labs (lab_id));
@@ -251,6 +349,21 @@ diesel::joinable!(determinations -> users (entered_by));
 
 diesel::joinable!(analysis_runs -> stages (stage_id));
 
+diesel::joinable!(report_codes -> users (issued_by));
+
+diesel::joinable!(user_passwords -> users (user_id));
+
+diesel::joinable!(sessions -> users (user_id));
+
+diesel::joinable!(stage_revisions -> stages (stage_id));
+
+diesel::joinable!(stage_revisions -> users (proposed_by));
+
+diesel::joinable!(retained_discards -> samples (sample_id));
+
+diesel::joinable!(retained_discards -> users (discarded_by));
+
+
 diesel::allow_tables_to_appear_in_same_query!(
     labs,
     jurisdictions,
@@ -268,4 +381,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     analysis_runs,
     audit_events,
     idempotency_keys,
+    working_clock,
+    working_clock_builds,
+    report_codes,
+    user_passwords,
+    sessions,
+    login_throttle,
+    stage_revisions,
+    retention_policies,
+    retained_discards,
 );

@@ -133,6 +133,8 @@ pub fn seed_demo_people(db: &Db, now: DateTime<Utc>) -> Result<Vec<CurrentUser>,
             let lab = matches!(role, Role::Technician | Role::Reviewer).then_some(lab_id);
             let id = auth::add_user(tx, name, name, role, lab, now_ms)?;
             auth::store_token(tx, id, token, "demo", now_ms + 3650 * 86_400_000, now_ms)?;
+            let phc = crate::service::users::demo_password_hash(name)?;
+            crate::service::users::store_password_hash(tx, id, &phc, now_ms)?;
             out.push(CurrentUser {
                 id,
                 username: name.to_string(),
@@ -349,11 +351,12 @@ pub fn seed(db: &Db, now: DateTime<Utc>) -> Result<String, AppError> {
         }
         Ok(())
     })?;
-    let mut s = format!("demo county loaded: {count} samples, 9 suppliers in 7 towns, lab DEMO.\nDemo API tokens (demo database only):\n");
+    let mut s = format!("demo county loaded: {count} samples, 9 suppliers in 7 towns, lab DEMO.\nDemo API tokens and sign-in passwords (demo database only):\n");
     for (name, role, token) in DEMO_USERS {
         s.push_str(&format!(
-            "  {:<10} {name:<10} Authorization: Bearer {token}\n",
-            role.as_code()
+            "  {:<10} {name:<10} Authorization: Bearer {token}   password: {}\n",
+            role.as_code(),
+            crate::service::users::demo_password(name)
         ));
     }
     Ok(s)

@@ -1,14 +1,35 @@
 //! Use cases: each public function combines the pure rules of [`crate::domain`] with storage
 //! in [`crate::db`], inside the caller's transaction. Handlers in [`crate::api`] call these.
 
+pub mod amend;
+pub mod amend_release;
+pub mod appeal_close;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod demo;
 pub mod entry;
 pub mod import;
 pub mod reference;
+pub mod reports;
+pub mod reports_cli;
+pub mod reports_clock;
+pub mod reports_doc;
+pub mod reports_html;
+pub mod reports_params;
+pub mod reports_pdf;
+pub mod reports_sql;
+pub mod reports_status;
+pub mod reports_tat;
+pub mod retention;
 pub mod rows;
 pub mod samples;
+pub mod stats;
+pub mod stats_charts;
+pub mod stats_cli;
+pub mod stats_rank;
+pub mod users;
+pub mod users_session;
 pub mod view;
 pub mod workflow;
 

@@ -57,6 +57,9 @@ pub struct StageView {
     pub reproducibility: Option<serde_json::Value>,
     /// Analysis runs (hidden from regulators and auditors until release).
     pub analyses: Vec<RunView>,
+    /// Revisions when the stage was amended (revision 1 = the original release); absent if never.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<crate::service::amend_release::RevisionView>,
 }
 
 /// The whole sample.
@@ -166,7 +169,14 @@ pub fn sample_view(
         if outsider && !released {
             continue;
         }
+        let revisions = match crate::domain::terms::Stage::from_code(&st.stage) {
+            Ok(stage) if released => {
+                crate::service::amend_release::stage_views(tx, stage, st.id, outsider)?
+            }
+            _ => Vec::new(),
+        };
         stage_views.push(StageView {
+            revisions,
             overdue: st.released_at.map_or(now_ms > st.due_at, |r| r > st.due_at),
             stage: st.stage,
             started_at: ms_to_rfc3339(st.started_at),

@@ -228,6 +228,8 @@ pub fn apply_action(
             let st = stage_row(tx, sample.id, stage)?
                 .ok_or_else(|| AppError::Internal("no stage".into()))?;
             release_stage(tx, user, &sample, &st, stage, now_ms)?;
+            // OPS (issue 9): the retained sample's discard date counts from this release.
+            crate::service::retention::on_release(tx, &sample, now)?;
             let verdict = stage_row(tx, sample.id, stage)?.and_then(|s| s.verdict);
             upd.final_verdict = Some(verdict.clone());
             upd.due_at = Some(None);
@@ -538,6 +540,7 @@ pub fn record_result_received(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let sample = sample_svc::load(tx, sample_id)?;
+    check_lab(&sample, user)?;
     check_version(&sample, req.version)?;
     if state_of(&sample)? != SampleState::InitialReleased {
         return Err(AppError::conflict(

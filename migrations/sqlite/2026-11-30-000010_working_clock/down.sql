@@ -1,0 +1,3 @@
+DROP INDEX stages_started;
+DROP TABLE working_clock_builds;
+DROP TABLE working_clock;

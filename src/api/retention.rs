@@ -1,0 +1,51 @@
+//! Retained samples over time (issue 9): the list of those whose discard date has come and
+//! recording a discard. Rules in [`crate::service::retention`].
+
+use actix_web::{web, HttpResponse};
+
+use crate::api::access::{require, Endpoint};
+use crate::api::auth::Auth;
+use crate::api::{blocking, AppState};
+use crate::error::AppError;
+use crate::service::retention::{self, DiscardRequest, DueQuery};
+use crate::service::samples as sample_svc;
+use crate::service::view::sample_view;
+
+/// `GET /api/v1/retained-samples/due?on=YYYY-MM-DD&page=&per_page=`: retained samples whose
+/// discard date is on or before `on` and that are not discarded, each saying whether a discard
+/// would be accepted now and, if not, why.
+pub async fn due(
+    state: web::Data<AppState>,
+    Auth(user): Auth,
+    query: web::Query<DueQuery>,
+) -> Result<HttpResponse, AppError> {
+    require(&user, Endpoint::ReadRetained)?;
+    let db = state.db.clone();
+    let page =
+        blocking(move || db.read(|tx| retention::due(tx, &user, &query, chrono::Utc::now())))
+            .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// `POST /api/v1/samples/{key}/discard-retained` with `{"version", "reason"}`: records the
+/// discard; 409 while the appeal window or a retest is open, or before the discard date.
+pub async fn discard(
+    state: web::Data<AppState>,
+    Auth(user): Auth,
+    key: web::Path<String>,
+    body: web::Json<DiscardRequest>,
+) -> Result<HttpResponse, AppError> {
+    require(&user, Endpoint::DiscardRetained)?;
+    let db = state.db.clone();
+    let view = blocking(move || {
+        let now = chrono::Utc::now();
+        let id = db.transaction(|tx| {
+            let id = sample_svc::resolve(tx, &key)?;
+            retention::discard(tx, &user, id, &body, now)?;
+            Ok(id)
+        })?;
+        db.read(|tx| sample_view(tx, &user, id, now))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
