@@ -13,7 +13,9 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::db::schema::{determinations, labs, report_codes, samples, stages, suppliers, users};
+use crate::db::schema::{
+    determinations, labs, report_codes, samples, stage_revisions, stages, suppliers, users,
+};
 use crate::db::Tx;
 use crate::domain::rounding::round_half_even;
 use crate::domain::terms::{Analysis, ComparisonMethod, Operator, ResultParameter, Role};
@@ -101,6 +103,8 @@ pub struct ReportDoc {
     pub reviewer: String,
     /// The verification code printed on the report.
     pub verification_code: String,
+    /// Set when an amendment re-issued this report under a new number (the replacing report).
+    pub replaced_by: Option<String>,
 }
 
 fn internal(e: impl std::fmt::Display) -> AppError {
@@ -253,6 +257,7 @@ fn build(tx: &mut Tx<'_>, st: StageRow, s: SampleRow, code: String) -> Result<Re
         technicians,
         reviewer,
         verification_code: code,
+        replaced_by: None,
     })
 }
 
@@ -329,7 +334,50 @@ pub fn verify(tx: &mut Tx<'_>, report_no: &str, code: &str) -> Result<Option<Rep
     }
     match released_stage(tx, None, report_no) {
         Ok((st, s)) => Ok(Some(build(tx, st, s, stored)?)),
-        Err(AppError::NotFound(_)) => Ok(None),
+        Err(AppError::NotFound(_)) => replaced_report(tx, report_no, stored),
         Err(e) => Err(e),
     }
+}
+
+/// A genuine report that an amendment has replaced: its own released revision's results and
+/// verdict, and the number of the report that replaces it.
+fn replaced_report(
+    tx: &mut Tx<'_>,
+    report_no: &str,
+    code: String,
+) -> Result<Option<ReportDoc>, AppError> {
+    type RevisionRow = (i64, String, String, String, Option<i64>, Option<i64>);
+    let rev: Option<RevisionRow> = with_tx!(tx, |c| stage_revisions::table
+        .filter(stage_revisions::report_no.eq(report_no))
+        .filter(stage_revisions::status.eq("released"))
+        .select((
+            stage_revisions::stage_id,
+            stage_revisions::results,
+            stage_revisions::verdict,
+            stage_revisions::verdict_detail,
+            stage_revisions::released_by,
+            stage_revisions::released_at,
+        ))
+        .first(c)
+        .optional())?;
+    let Some((stage_id, results, verdict, detail, released_by, released_at)) = rev else {
+        return Ok(None);
+    };
+    let replaced_by: Option<String> = with_tx!(tx, |c| stage_revisions::table
+        .filter(stage_revisions::replaces_report_no.eq(report_no))
+        .select(stage_revisions::report_no)
+        .first::<Option<String>>(c)
+        .optional())?
+    .flatten();
+    let mut st: StageRow = with_tx!(tx, |c| stages::table.find(stage_id).first(c))?;
+    let s: SampleRow = with_tx!(tx, |c| samples::table.find(st.sample_id).first(c))?;
+    st.report_no = Some(report_no.to_string());
+    st.results = Some(results);
+    st.verdict = Some(verdict);
+    st.verdict_detail = Some(detail);
+    st.released_by = released_by.or(st.released_by);
+    st.released_at = released_at.or(st.released_at);
+    let mut doc = build(tx, st, s, code)?;
+    doc.replaced_by = replaced_by;
+    Ok(Some(doc))
 }

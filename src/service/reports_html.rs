@@ -99,12 +99,17 @@ pub fn render_html(d: &ReportDoc) -> String {
     }
     h.push_str(&format!(
         "</table><p class=\"v\">结论 Verdict: {}</p><p>检验 Tested by: {} · 审核签发 Reviewed and released by: {}</p>\
-         <p>验证码 Verification code: <b>{}</b> — check at /verify/{}?code=…</p></body></html>",
+         <p>验证码 Verification code: <b>{}</b> — check at /verify/{}?code=…</p>{}</body></html>",
         verdict_words(&d.verdict),
         e(&d.technicians.join(", ")),
         e(&d.reviewer),
         e(&d.verification_code),
-        e(&d.report_no)
+        e(&d.report_no),
+        d.replaced_by.as_ref().map_or(String::new(), |r| format!(
+            "<p class=\"v\">本报告已被更正报告 {} 替代 This report was amended and replaced by {}</p>",
+            e(r),
+            e(r)
+        ))
     ));
     h
 }
