@@ -12,8 +12,9 @@ use chrono::{TimeZone, Utc};
 use coallab::charts::comparison::comparison_chart;
 use coallab::charts::supplier::supplier_chart;
 use coallab::charts::ChartFormat;
-use coallab::domain::stats::{LimitLine, Point};
+use coallab::domain::stats::{self, LimitLine, Point};
 use coallab::domain::terms::{Operator, ResultParameter, Verdict};
+use coallab::domain::{stats_control, stats_trend};
 use coallab::service::stats::{Series, SupplierRef};
 use rust_decimal::Decimal;
 
@@ -97,6 +98,38 @@ fn main() {
         7,
         || s.stats(),
     );
+    let t: Vec<f64> = s.domain_points.iter().map(|p| stats::days(p.at)).collect();
+    let x: Vec<f64> = s
+        .domain_points
+        .iter()
+        .map(|p| stats::to_f64(p.value))
+        .collect();
+    time("  of which: decimal → f64 and time axis", 7, || {
+        let t: Vec<f64> = s.domain_points.iter().map(|p| stats::days(p.at)).collect();
+        let x: Vec<f64> = s
+            .domain_points
+            .iter()
+            .map(|p| stats::to_f64(p.value))
+            .collect();
+        (t, x)
+    });
+    time(
+        "  of which: Mann–Kendall S (merge sort) + Sen's slope",
+        7,
+        || stats_trend::mann_kendall(&t, &x),
+    );
+    time("  of which: linear trend", 7, || {
+        stats_trend::linear_trend(&t, &x)
+    });
+    time("  of which: X-mR chart and run rules", 7, || {
+        stats_control::control_chart(&x)
+    });
+    time("  of which: descriptive + exceedance", 7, || {
+        (
+            stats::descriptive(&x),
+            stats::exceedance(&x, &s.next_limits),
+        )
+    });
     let svg = time("supplier chart SVG (1 panel)", 7, || {
         supplier_chart("BENCH-01 基准", &[(&s, &st)], ChartFormat::Svg).unwrap()
     });

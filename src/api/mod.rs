@@ -10,8 +10,8 @@ pub mod reference;
 pub mod reports;
 pub mod retention;
 pub mod samples;
-pub mod stats;
 pub mod session;
+pub mod stats;
 
 use actix_web::{web, HttpRequest};
 
@@ -70,11 +70,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/suppliers", web::post().to(reference::create_supplier))
             .route("/suppliers/{code}", web::get().to(reference::get_supplier))
             .route("/suppliers/{code}/stats", web::get().to(stats::supplier))
-            .route("/suppliers/{code}/chart.svg", web::get().to(stats::supplier_svg))
-            .route("/suppliers/{code}/chart.png", web::get().to(stats::supplier_png))
+            .route(
+                "/suppliers/{code}/chart.svg",
+                web::get().to(stats::supplier_svg),
+            )
+            .route(
+                "/suppliers/{code}/chart.png",
+                web::get().to(stats::supplier_png),
+            )
             .route("/stats/ranking", web::get().to(stats::rank))
-            .route("/charts/comparison.svg", web::get().to(stats::comparison_svg))
-            .route("/charts/comparison.png", web::get().to(stats::comparison_png))
+            .route(
+                "/charts/comparison.svg",
+                web::get().to(stats::comparison_svg),
+            )
+            .route(
+                "/charts/comparison.png",
+                web::get().to(stats::comparison_png),
+            )
             .route(
                 "/jurisdictions",
                 web::get().to(reference::list_jurisdictions),

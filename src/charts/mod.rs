@@ -16,8 +16,9 @@ use plotters::prelude::*;
 
 use crate::domain::terms::{Operator, ResultParameter};
 
-/// WenQuanYi Micro Hei (Latin and CJK glyphs in one face), Apache-2.0.
-static FONT: &[u8] = include_bytes!("../../fonts/wqy-microhei.ttc");
+/// WenQuanYi Micro Hei (Latin and CJK glyphs in one face), Apache-2.0 (fonts/LICENSE-wqy-microhei.txt).
+/// The one embedded copy: charts and PDF reports both use it.
+pub static FONT: &[u8] = include_bytes!("../../fonts/wqy-microhei.ttc");
 
 /// The font family every chart uses; the embedded font is registered under this name.
 pub const FAMILY: &str = "sans-serif";

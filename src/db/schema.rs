@@ -363,7 +363,6 @@ diesel::joinable!(retained_discards -> samples (sample_id));
 
 diesel::joinable!(retained_discards -> users (discarded_by));
 
-
 diesel::allow_tables_to_appear_in_same_query!(
     labs,
     jurisdictions,

@@ -13,7 +13,7 @@ use crate::error::AppError;
 use crate::service::reports_doc::ReportDoc;
 use crate::service::reports_html::{stage_title, verdict_words};
 
-static FONT_BYTES: &[u8] = include_bytes!("../../fonts/wqy-microhei.ttc");
+use crate::charts::FONT as FONT_BYTES;
 static FONT: OnceLock<Option<ParsedFont>> = OnceLock::new();
 
 /// Half-width units per line: a CJK character counts 2 (10 pt wide at 10 pt), others 1.
