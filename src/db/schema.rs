@@ -323,6 +323,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    stage_results (stage_id, revision, parameter) {
+        stage_id -> BigInt,
+        revision -> Integer,
+        parameter -> Text,
+        basis -> Text,
+        value -> Text,
+        reported -> Text,
+    }
+}
+
+diesel::table! {
+    limit_verdicts (stage_id, revision, limit_set_id, parameter) {
+        stage_id -> BigInt,
+        revision -> Integer,
+        limit_set_id -> Text,
+        parameter -> Text,
+        operator -> Text,
+        limit_value -> Text,
+        limit_decimals -> Integer,
+        method -> Text,
+        value -> Text,
+        rounded_value -> Text,
+        compared_value -> Text,
+        verdict -> Text,
+        source -> Text,
+    }
+}
+
 diesel::joinable!(limits -> limit_sets (limit_set_id));
 
 diesel::joinable!(users -> labs (lab_id));
@@ -363,6 +392,11 @@ diesel::joinable!(retained_discards -> samples (sample_id));
 
 diesel::joinable!(retained_discards -> users (discarded_by));
 
+diesel::joinable!(stage_results -> stages (stage_id));
+
+diesel::joinable!(limit_verdicts -> stages (stage_id));
+
+
 diesel::allow_tables_to_appear_in_same_query!(
     labs,
     jurisdictions,
@@ -389,4 +423,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     stage_revisions,
     retention_policies,
     retained_discards,
+    stage_results,
+    limit_verdicts,
 );

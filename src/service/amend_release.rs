@@ -216,6 +216,7 @@ pub fn release(
             stages::report_no.eq(&report_no),
         ))
         .execute(c))?;
+    crate::service::result_rows::store(tx, st.id, rev.revision, &rev.results, &rev.verdict_detail)?;
     let state = state_of(&sample)?;
     if matches!(state, SampleState::Rejected | SampleState::Cancelled) {
         return Err(AppError::conflict(

@@ -12,6 +12,7 @@ pub mod entry;
 pub mod import;
 pub mod reference;
 pub mod reports;
+pub mod result_rows;
 pub mod reports_cli;
 pub mod reports_clock;
 pub mod reports_doc;

@@ -445,6 +445,7 @@ fn release_stage(
             stages::report_no.eq(&report_no),
         ))
         .execute(c))?;
+    crate::service::result_rows::store(tx, st.id, 1, &results_json, &detail)?;
     audit::append(
         tx,
         now_ms,

@@ -241,6 +241,40 @@ fn full_workflow(backend: Backend) {
     assert_eq!(reg_view["final_verdict"], "pass");
     assert_eq!(reg_view["supplier"]["code"], "SP-04");
     assert_eq!(reg_view["stages"][0]["verdict"], "pass");
+
+    // The same release is stored as rows: results (revision 1) and one verdict per limit (6).
+    use coallab::db::schema::{limit_verdicts, stage_results, stages};
+    let (ad, ad_reported, checks, failed): (String, String, i64, i64) = app
+        .db
+        .read(|tx| {
+            Ok(coallab::with_tx!(tx, |c| {
+                let stage: i64 = stages::table
+                    .filter(stages::sample_id.eq(id))
+                    .select(stages::id)
+                    .first(c)?;
+                let (v, r): (String, String) = stage_results::table
+                    .filter(stage_results::stage_id.eq(stage))
+                    .filter(stage_results::revision.eq(1))
+                    .filter(stage_results::parameter.eq("ad"))
+                    .select((stage_results::value, stage_results::reported))
+                    .first(c)?;
+                let n: i64 = limit_verdicts::table
+                    .filter(limit_verdicts::stage_id.eq(stage))
+                    .count()
+                    .get_result(c)?;
+                let f: i64 = limit_verdicts::table
+                    .filter(limit_verdicts::stage_id.eq(stage))
+                    .filter(limit_verdicts::verdict.eq("fail"))
+                    .count()
+                    .get_result(c)?;
+                Ok::<_, diesel::result::Error>((v, r, n, f))
+            })?)
+        })
+        .expect("result rows");
+    // Full precision as computed: 1410.666…/98.5 = 14.32148900169…; reported 14.32.
+    assert!(ad.starts_with("14.32148900169"), "{ad}");
+    assert_eq!(ad_reported, "14.32");
+    assert_eq!((checks, failed), (6, 0));
 }
 both!(full_workflow => sqlite_full_workflow, pg_full_workflow);
 

@@ -1,0 +1,2 @@
+DROP TABLE limit_verdicts;
+DROP TABLE stage_results;
