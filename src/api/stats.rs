@@ -19,6 +19,7 @@ use crate::service::stats_rank::ranking;
 
 /// Query of the statistics and chart endpoints.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StatsQuery {
     /// One parameter code (`ad`, `std`, …) for statistics, rankings and comparisons.
     pub parameter: Option<String>,
