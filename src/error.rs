@@ -79,6 +79,15 @@ impl AppError {
         }
     }
 
+    /// The 409 `version_conflict` of a guarded update that found the row changed by a
+    /// concurrent writer (optimistic locking).
+    pub fn concurrent_change() -> Self {
+        AppError::conflict(
+            "version_conflict",
+            "the sample was changed concurrently: reload it and try again",
+        )
+    }
+
     /// Shorthand for a 400 with a code.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         AppError::BadRequest {

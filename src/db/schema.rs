@@ -396,7 +396,6 @@ diesel::joinable!(stage_results -> stages (stage_id));
 
 diesel::joinable!(limit_verdicts -> stages (stage_id));
 
-
 diesel::allow_tables_to_appear_in_same_query!(
     labs,
     jurisdictions,

@@ -262,10 +262,7 @@ pub(crate) fn bump_version(tx: &mut Tx<'_>, sample: &SampleRow) -> Result<(), Ap
     .set(samples::version.eq(sample.version + 1))
     .execute(c))?;
     if n != 1 {
-        return Err(AppError::conflict(
-            "version_conflict",
-            "the sample was changed concurrently: reload it and try again",
-        ));
+        return Err(AppError::concurrent_change());
     }
     Ok(())
 }

@@ -266,10 +266,7 @@ pub fn release(
     ))
     .execute(c))?;
     if n != 1 {
-        return Err(AppError::conflict(
-            "version_conflict",
-            "the sample was changed concurrently: reload it and try again",
-        ));
+        return Err(AppError::concurrent_change());
     }
     audit::append(
         tx,

@@ -2,7 +2,6 @@
 //! `stage_results` and `limit_verdicts` in the release transaction (first release: revision 1;
 //! an amendment: its revision number). The stage also keeps them as JSON for display.
 
-
 use crate::db::schema::{limit_verdicts, stage_results};
 use crate::db::Tx;
 use crate::domain::verdict::LimitVerdict;

@@ -520,10 +520,7 @@ fn write_update(
     ))
     .execute(c))?;
     if n != 1 {
-        return Err(AppError::conflict(
-            "version_conflict",
-            "the sample was changed concurrently: reload it and try again",
-        ));
+        return Err(AppError::concurrent_change());
     }
     Ok(())
 }
@@ -584,10 +581,7 @@ pub fn record_result_received(
     ))
     .execute(c))?;
     if n != 1 {
-        return Err(AppError::conflict(
-            "version_conflict",
-            "the sample was changed concurrently: reload it and try again",
-        ));
+        return Err(AppError::concurrent_change());
     }
     audit::append(
         tx,
