@@ -1078,3 +1078,48 @@ fn report_codes_issue_once_and_verify(db: Db) {
 }
 
 both!(report_codes_issue_once_and_verify => sqlite_report_codes, pg_report_codes);
+
+/// CSV formula injection: a supplier named `=HYPERLINK(…)` in town `@SUM(1)` comes out of the
+/// CSV export with a leading `'` on those cells (shown as text by a spreadsheet), while
+/// numbers such as the pass rate are untouched.
+#[test]
+fn csv_export_neutralises_formula_cells() {
+    let (db, _g) = sqlite_db();
+    let _ = people(&db);
+    let (api, stop) = serve(db.clone());
+    let name = r#"=HYPERLINK("http://evil","x")"#;
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{api}/suppliers"))
+        .header("Authorization", "Bearer demo-admin")
+        .json(&serde_json::json!({
+            "code": "-EVIL",
+            "name": name,
+            "kind": "sale_point",
+            "town": "@SUM(1)",
+            "licence_no": "+LIC-1",
+            "jurisdiction_code": "cn-he-handan-demo",
+        }))
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    assert!(status == 200 || status == 201, "{}", r.text().unwrap());
+    let (s, ct, body) = get(
+        &format!("{api}/reports/suppliers?format=csv"),
+        "demo-regulator",
+        None,
+    );
+    assert_eq!((s, ct.as_str()), (200, "text/csv; charset=utf-8"), "{body}");
+    let mut rd = csv::Reader::from_reader(body.as_bytes());
+    let header: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
+    let col = |n: &str| header.iter().position(|h| h == n).unwrap();
+    let row = rd
+        .records()
+        .map(Result::unwrap)
+        .find(|r| r[col("code")].contains("EVIL"))
+        .unwrap_or_else(|| panic!("no EVIL row in {body}"));
+    assert_eq!(&row[col("code")], "'-EVIL");
+    assert_eq!(&row[col("name")], format!("'{name}"));
+    assert_eq!(&row[col("town")], "'@SUM(1)");
+    assert_eq!(&row[col("samples")], "0");
+    stop();
+}

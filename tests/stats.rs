@@ -156,7 +156,19 @@ impl App {
         if let Some(t) = token {
             rb = rb.bearer_auth(t);
         }
-        let r = rb.send().expect("request");
+        Self::got(rb.send().expect("request"))
+    }
+
+    fn post(&self, path: &str, token: &str, body: &Value) -> Got {
+        let rb = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(body);
+        Self::got(rb.send().expect("request"))
+    }
+
+    fn got(r: reqwest::blocking::Response) -> Got {
         Got {
             status: r.status().as_u16(),
             content_type: r
@@ -401,6 +413,40 @@ fn scenario(app: &App) {
     assert_eq!(cmp.content_type, "image/png");
     // 9 suppliers: width max(900, 220 + 110 × 9) = 1210, height 860.
     assert_eq!(png_size(&cmp.bytes), (1210, 860));
+
+    // --- many suppliers: the comparison keeps the 40 with the most results ----------------
+    // (3 023 imported suppliers once gave a 334 070 × 860 px PNG, 1 GB per request.)
+    for i in 0..45 {
+        let code = format!("ZZ-{i:03}");
+        let got = app.post(
+            "/suppliers",
+            "demo-admin",
+            &serde_json::json!({
+                "code": code,
+                "name": format!("无结果 {code}"),
+                "kind": "sale_point",
+                "town": "某镇",
+                "licence_no": format!("LIC-{code}"),
+                "jurisdiction_code": "cn-he-handan-demo",
+            }),
+        );
+        assert!(got.status == 200 || got.status == 201, "{}", String::from_utf8_lossy(&got.bytes));
+    }
+    let cmp = app.get("/charts/comparison.png?parameter=ad", Some(REGULATOR));
+    assert_eq!(cmp.status, 200);
+    // 40 suppliers: 220 + 110 × 40 = 4620 px, never wider.
+    assert_eq!(png_size(&cmp.bytes), (4620, 860));
+    let cmp = app.get("/charts/comparison.svg?parameter=ad", Some(REGULATOR));
+    let text = String::from_utf8(cmp.bytes).unwrap();
+    assert!(
+        text.contains("top 40 of 54 suppliers by number of results"),
+        "title does not say the chart is cut"
+    );
+    // The 9 suppliers with results are kept; of the 45 without, the 31 lowest codes.
+    for code in ["PE-01", "SP-07", "ZZ-000", "ZZ-030"] {
+        assert!(text.contains(code), "comparison lacks {code}");
+    }
+    assert!(!text.contains("ZZ-031"), "comparison shows a 41st supplier");
 }
 
 #[test]

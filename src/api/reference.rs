@@ -79,19 +79,8 @@ pub async fn create_supplier(
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::WriteReference)?;
     reference::check_supplier_kind(&body.kind)?;
-    for (f, v) in [
-        ("code", &body.code),
-        ("name", &body.name),
-        ("town", &body.town),
-        ("licence_no", &body.licence_no),
-    ] {
-        if v.trim().is_empty() {
-            return Err(AppError::invalid(
-                "missing_value",
-                format!("{f} must not be empty"),
-            ));
-        }
-    }
+    reference::check_code("code", body.code.trim())?;
+    reference::check_supplier_text(&body.name, &body.town, &body.licence_no)?;
     let db = state.db.clone();
     let s = blocking(move || {
         db.transaction(|tx| {

@@ -60,8 +60,9 @@ pub async fn register(
         }
         let id = match db.transaction(|tx| svc::register(tx, &user, &body, key.as_deref(), now)) {
             Ok(id) => id,
-            // A concurrent retry with the same key won the insert: answer with its sample.
-            Err(e) if e.code() == "already_exists" && key.is_some() => {
+            // A concurrent retry with the same key won the race (its insert, or its seal
+            // numbers, came first): answer with the sample it created.
+            Err(e) if key.is_some() => {
                 match key.as_deref().map(by_key).transpose()?.flatten() {
                     Some(id) => id,
                     None => return Err(e),

@@ -293,3 +293,64 @@ fn format_from_file_name() {
     // numpy.quantile([1, 2, 3, 4], 0.25) = 1.75 (linear interpolation).
     assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.25), 1.75);
 }
+
+/// PNG width and height from the IHDR chunk.
+fn png_dims(bytes: &[u8]) -> (u32, u32) {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
+    let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    (w, h)
+}
+
+#[test]
+fn comparison_of_many_suppliers_has_a_bounded_size() {
+    // 3 023 suppliers once gave a 334 070 × 860 px PNG (1 GB of memory for one request).
+    let series: Vec<Series> = (0..3023)
+        .map(|i| {
+            let mut s = series_a(&format!("S{i:04}"), "0");
+            s.domain_points.truncate(1);
+            s
+        })
+        .collect();
+    let stats: Vec<_> = series.iter().map(Series::stats).collect();
+    let entries: Vec<_> = series.iter().zip(&stats).collect();
+    let png_bytes = comparison_chart("Ad", ResultParameter::Ad, &entries, ChartFormat::Png)
+        .unwrap();
+    let (w, h) = png_dims(&png_bytes);
+    assert!(w <= comparison::COMPARISON_MAX_WIDTH && w <= MAX_WIDTH, "{w}");
+    assert!(h <= MAX_HEIGHT, "{h}");
+    // 40 suppliers, the most a caller passes: 220 + 110 × 40 px.
+    let png_bytes = comparison_chart(
+        "Ad",
+        ResultParameter::Ad,
+        &entries[..comparison::MAX_SUPPLIERS],
+        ChartFormat::Png,
+    )
+    .unwrap();
+    assert_eq!(png_dims(&png_bytes), (4620, 860));
+}
+
+#[test]
+fn supplier_chart_size_does_not_grow_with_points_or_panels() {
+    // 10 000 results: the same 1100 × 510 px as 12.
+    let mut s = series_a("SP-04", "0");
+    let p = s.domain_points.clone();
+    s.domain_points = (0..10_000)
+        .map(|i| {
+            let mut q = p[i % p.len()].clone();
+            q.at += chrono::Duration::hours(i as i64);
+            q
+        })
+        .collect();
+    let st = s.stats();
+    let png_bytes = supplier_chart("SP-04", &[(&s, &st)], ChartFormat::Png).unwrap();
+    assert_eq!(png_dims(&png_bytes), (1100, 510));
+    let svg = supplier_chart("SP-04", &[(&s, &st)], ChartFormat::Svg).unwrap();
+    let svg = String::from_utf8(svg).unwrap();
+    assert!(svg.contains("width=\"1100\"") && svg.contains("height=\"510\""));
+    // Many panels: the height is capped too.
+    let panels: Vec<_> = (0..12).map(|_| (&s, &st)).collect();
+    let png_bytes = supplier_chart("SP-04", &panels, ChartFormat::Png).unwrap();
+    let (w, h) = png_dims(&png_bytes);
+    assert!(w <= MAX_WIDTH && h <= MAX_HEIGHT, "{w} × {h}");
+}

@@ -14,6 +14,17 @@ use crate::domain::stats::{to_f64, SeriesStats};
 use crate::domain::terms::{ResultParameter, Verdict};
 use crate::service::stats::Series;
 
+/// Most suppliers one comparison chart shows (callers pick them: see
+/// `service::stats_charts::comparison_chart_bytes`); beyond this the chart keeps its width
+/// ([`COMPARISON_MAX_WIDTH`]) and the columns get narrower.
+pub const MAX_SUPPLIERS: usize = 40;
+
+/// Width of a comparison of [`MAX_SUPPLIERS`] suppliers, the widest one: 220 + 110 × 40 px.
+pub const COMPARISON_MAX_WIDTH: u32 = 220 + 110 * MAX_SUPPLIERS as u32;
+
+/// Height of a comparison chart, pixels.
+pub const COMPARISON_HEIGHT: u32 = 860;
+
 /// A comparison of suppliers on one parameter.
 pub struct ComparisonChart<'a> {
     /// Chart title.
@@ -34,8 +45,9 @@ impl ComparisonChart<'_> {
     /// # Errors
     /// [`ChartError`] when plotters or the PNG encoder fails.
     pub fn render(&self, format: ChartFormat) -> Result<Vec<u8>, ChartError> {
-        let w = (220 + 110 * self.suppliers.len() as u32).max(900);
-        render(self, (w, 860), format)
+        let k = self.suppliers.len().min(MAX_SUPPLIERS) as u32;
+        let w = (220 + 110 * k).clamp(900, COMPARISON_MAX_WIDTH);
+        render(self, (w, COMPARISON_HEIGHT), format)
     }
 }
 

@@ -34,6 +34,12 @@ pub const CENTRE: RGBColor = RGBColor(44, 160, 44);
 /// Trend-line colour (purple).
 pub const TREND: RGBColor = RGBColor(148, 103, 189);
 
+/// Largest width of any chart, pixels: a PNG is drawn in memory (3 bytes a pixel), so its size
+/// must not grow with the data (a comparison of 3 000 suppliers once asked for 334 070 px).
+pub const MAX_WIDTH: u32 = 4800;
+/// Largest height of any chart, pixels.
+pub const MAX_HEIGHT: u32 = 2400;
+
 /// Output format of a chart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChartFormat {
@@ -92,12 +98,14 @@ pub(crate) trait Draw {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
 }
 
-/// Draws `chart` at `size` pixels in `format`.
+/// Draws `chart` at `size` pixels in `format`, the size capped at [`MAX_WIDTH`] ×
+/// [`MAX_HEIGHT`] whatever the caller asks.
 pub(crate) fn render(
     chart: &impl Draw,
     size: (u32, u32),
     format: ChartFormat,
 ) -> Result<Vec<u8>, ChartError> {
+    let size = (size.0.min(MAX_WIDTH), size.1.min(MAX_HEIGHT));
     register_font();
     match format {
         ChartFormat::Svg => {

@@ -86,7 +86,16 @@ pub fn json_error(err: JsonPayloadError) -> actix_web::Error {
             "request body: send Content-Type: application/json",
         )
         .into(),
-        _ => AppError::bad_request("malformed_json", format!("request body: {err}")).into(),
+        JsonPayloadError::Deserialize(e) => {
+            AppError::bad_request("malformed_json", format!("request body: {e}")).into()
+        }
+        // Transport-level failures (bad Content-Encoding, a body cut short): a plain message,
+        // never the library's internal error text.
+        _ => AppError::bad_request(
+            "malformed_json",
+            "request body could not be read: check Content-Type, Content-Encoding and Content-Length",
+        )
+        .into(),
     }
 }
 

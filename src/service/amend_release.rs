@@ -19,6 +19,7 @@ use crate::db::Tx;
 use crate::domain::lifecycle::SampleState;
 use crate::domain::terms::{Role, Stage};
 use crate::error::AppError;
+use crate::service::samples::SAMPLE_NOT_FOUND;
 use crate::service::amend::{parse_stage, revisions, RevisionRow};
 use crate::service::audit::{self, NewEvent};
 use crate::service::auth::CurrentUser;
@@ -103,9 +104,7 @@ pub fn list(
     check_lab(&sample, user)?;
     let outsider = matches!(user.role, Role::Regulator | Role::Auditor);
     if outsider && sample.final_verdict.is_none() {
-        return Err(AppError::NotFound(format!(
-            "sample {sample_id} not found or not released"
-        )));
+        return Err(AppError::NotFound(SAMPLE_NOT_FOUND.to_string()));
     }
     let mut out = Vec::new();
     for stage in [Stage::InitialTest, Stage::Retest] {

@@ -13,13 +13,14 @@ use crate::db::Tx;
 use crate::domain::decimal::parse_determination;
 use crate::domain::lifecycle::SampleState;
 use crate::domain::repeatability::{assess, default_table, PrecisionOutcome};
+use crate::domain::results::derive_results;
 use crate::domain::terms::{Analysis, Stage};
 use crate::error::AppError;
 use crate::service::audit::{self, NewEvent};
 use crate::service::auth::CurrentUser;
 use crate::service::rows::{AnalysisRunRow, DeterminationRow};
 use crate::service::samples;
-use crate::service::workflow::{check_lab, stage_row, state_of};
+use crate::service::workflow::{accepted_means, check_lab, stage_row, state_of};
 use crate::time::to_ms;
 use crate::with_tx;
 
@@ -164,6 +165,22 @@ pub fn enter(
     debug_assert_eq!(values.last(), Some(&value));
     let outcome =
         assess(&values, &table).map_err(|e| AppError::conflict("precision_rule", e.to_string()))?;
+    if let PrecisionOutcome::Accepted { mean, .. } = &outcome {
+        // An accepted mean is final for its run, so refuse one that cannot coexist with the
+        // stage's other accepted means (e.g. Mad + Aad ≥ 100 %): the sample would be stuck.
+        // Nothing of this request is kept (the transaction rolls back).
+        let mut means = accepted_means(tx, st.id)?;
+        means.insert(analysis, *mean);
+        derive_results(&means).map_err(|e| {
+            AppError::invalid(
+                "impossible_result",
+                format!(
+                    "{} mean {mean} with the other accepted means: {e}; check the value",
+                    analysis.as_code()
+                ),
+            )
+        })?;
+    }
     let (code, mean) = match &outcome {
         PrecisionOutcome::Accepted { mean, .. } => ("accepted", Some(mean.to_string())),
         PrecisionOutcome::NeedsAnotherDetermination { .. } => ("needs_another_determination", None),

@@ -354,6 +354,33 @@ pub fn import(
                         });
                     }
                 }
+                if let Err(e) = reference::check_code("code", &r["code"]) {
+                    errors.push(RowError {
+                        row: *line,
+                        column: "code".into(),
+                        message: e.to_string(),
+                    });
+                }
+                if let Err(e) =
+                    reference::check_supplier_text(&r["name"], &r["town"], &r["licence_no"])
+                {
+                    errors.push(RowError {
+                        row: *line,
+                        column: String::new(),
+                        message: e.to_string(),
+                    });
+                }
+                if let Some((first, _)) = t
+                    .rows
+                    .iter()
+                    .find(|(l, o)| l < line && o["code"] == r["code"])
+                {
+                    errors.push(RowError {
+                        row: *line,
+                        column: "code".into(),
+                        message: format!("supplier '{}' is already on row {first}", r["code"]),
+                    });
+                }
                 if let Err(e) = reference::check_supplier_kind(&r["kind"]) {
                     errors.push(RowError {
                         row: *line,
@@ -813,6 +840,21 @@ fn import_samples(
                     }),
                 }
             }
+        }
+        if let Some((first, _, _)) =
+            parsed
+                .iter()
+                .find(|(_, o, _): &&(usize, NewSample, Vec<(Analysis, String)>)| {
+                    o.supplier_code == input.supplier_code && o.test_seal_no == input.test_seal_no
+                })
+        {
+            errors.push(RowError {
+                row: *line,
+                column: "test_seal_no".into(),
+                message: format!(
+                    "the same supplier and test seal number are already on row {first}"
+                ),
+            });
         }
         parsed.push((*line, input, dets));
     }

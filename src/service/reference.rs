@@ -211,6 +211,28 @@ pub fn split_categories(text: &str) -> Vec<String> {
 pub fn upsert_limit_set(tx: &mut Tx<'_>, set: &LimitSet, now_ms: i64) -> Result<bool, AppError> {
     set.validate()
         .map_err(|e| AppError::invalid("invalid_limit_set", e.to_string()))?;
+    check_code("limit set id", &set.id)?;
+    // A limit is a content in % (0–100) or a calorific value in MJ/kg (0–40): nothing else can
+    // be a limit a result is compared with.
+    for l in &set.limits {
+        let max = if l.parameter == ResultParameter::QnetAr {
+            40
+        } else {
+            100
+        };
+        if l.value < rust_decimal::Decimal::ZERO || l.value > rust_decimal::Decimal::from(max) {
+            return Err(AppError::invalid(
+                "invalid_limit_set",
+                format!(
+                    "limit set {}: {} limit {} lies outside 0–{max} {}",
+                    set.id,
+                    l.parameter,
+                    l.value,
+                    l.parameter.unit()
+                ),
+            ));
+        }
+    }
     let existing = load_limit_sets(tx)?.into_iter().find(|s| s.id == set.id);
     if existing.as_ref() == Some(set) {
         return Ok(false);
@@ -308,6 +330,53 @@ pub fn supplier_by_code(tx: &mut Tx<'_>, code: &str) -> Result<Supplier, AppErro
         .first::<Supplier>(c)
         .optional())?
     .ok_or_else(|| AppError::invalid("unknown_supplier", format!("unknown supplier '{code}'")))
+}
+
+/// Checks a code (supplier code, limit-set id): 1 to 64 characters of A–Z, a–z, 0–9, `-`,
+/// `_` and `.`, starting with a letter or digit, so codes are safe in paths, file names and CSV.
+///
+/// # Errors
+/// [`AppError::Invalid`] naming the field.
+pub fn check_code(field: &str, code: &str) -> Result<(), AppError> {
+    let ok = (1..=64).contains(&code.len())
+        && code
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "invalid_value",
+            format!("{field} '{code}' must be 1–64 characters of letters, digits, '-', '_' or '.', starting with a letter or digit"),
+        ))
+    }
+}
+
+/// Checks the free-text fields of a supplier: name, town and licence number not empty, at most
+/// 200 characters, no control characters.
+///
+/// # Errors
+/// [`AppError::Invalid`] naming the field.
+pub fn check_supplier_text(name: &str, town: &str, licence_no: &str) -> Result<(), AppError> {
+    for (field, v) in [("name", name), ("town", town), ("licence_no", licence_no)] {
+        if v.trim().is_empty() {
+            return Err(AppError::invalid(
+                "missing_value",
+                format!("{field} must not be empty"),
+            ));
+        }
+        if v.chars().count() > 200 || v.chars().any(char::is_control) {
+            return Err(AppError::invalid(
+                "invalid_value",
+                format!("{field} must be at most 200 characters without control characters"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Validates a supplier kind code.

@@ -379,19 +379,143 @@ pub fn non_compliant(
         .collect())
 }
 
-/// Writes `rows` as CSV (header from the field names, UTF-8).
+/// Whether `cell` is a plain number (`-0.5`, `+3`, `1e-3`): such a cell is left as it is,
+/// since a spreadsheet reads it as a number, never as a formula.
+fn is_plain_number(cell: &str) -> bool {
+    let b = cell.as_bytes();
+    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
+    let int_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let mut digits = i - int_start;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let frac_start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        digits += i - frac_start;
+    }
+    if digits == 0 {
+        return false;
+    }
+    if i < b.len() && matches!(b[i], b'e' | b'E') {
+        i += 1;
+        if i < b.len() && matches!(b[i], b'+' | b'-') {
+            i += 1;
+        }
+        let exp_start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == exp_start {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// Neutralises a CSV cell against formula injection (OWASP "CSV injection"): text starting
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading single quote, so a
+/// spreadsheet shows it as text instead of evaluating it. Plain numbers (`-0.5`) are kept.
+/// Every CSV export goes through [`to_csv`], which applies this to every cell.
+pub fn csv_safe_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') if !is_plain_number(cell) => {
+            std::borrow::Cow::Owned(format!("'{cell}"))
+        }
+        _ => std::borrow::Cow::Borrowed(cell),
+    }
+}
+
+/// Writes `rows` as CSV (header from the field names, UTF-8), every cell neutralised by
+/// [`csv_safe_cell`].
 ///
 /// # Errors
 /// [`AppError::Internal`] when a row cannot be written (nested values are not written by
 /// callers).
 pub fn to_csv<T: Serialize>(rows: &[T]) -> Result<String, AppError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let err = |e: csv::Error| AppError::Internal(format!("csv: {e}"));
+    // Serialise with serde (header from the field names), then neutralise cell by cell.
+    let mut raw = csv::Writer::from_writer(Vec::new());
     for r in rows {
-        w.serialize(r)
-            .map_err(|e| AppError::Internal(format!("csv: {e}")))?;
+        raw.serialize(r).map_err(err)?;
+    }
+    let raw = raw
+        .into_inner()
+        .map_err(|e| AppError::Internal(format!("csv: {e}")))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(raw.as_slice());
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for record in reader.records() {
+        let record = record.map_err(err)?;
+        w.write_record(record.iter().map(|c| csv_safe_cell(c).into_owned()))
+            .map_err(err)?;
     }
     let bytes = w
         .into_inner()
         .map_err(|e| AppError::Internal(format!("csv: {e}")))?;
     String::from_utf8(bytes).map_err(|e| AppError::Internal(format!("csv: {e}")))
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Line {
+        name: String,
+        town: String,
+        code: String,
+        #[serde(with = "rust_decimal::serde::str")]
+        value: Decimal,
+        delta: f64,
+        count: i64,
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised_numbers_are_not() {
+        let rows = [Line {
+            name: "=HYPERLINK(\"http://evil\",\"x\")".into(),
+            town: "@SUM(1)".into(),
+            code: "-2+3".into(),
+            value: Decimal::from_str_exact("-0.5").unwrap(),
+            delta: -1.25,
+            count: -3,
+        }];
+        let csv = to_csv(&rows).unwrap();
+        let mut r = csv::Reader::from_reader(csv.as_bytes());
+        let rec = r.records().next().unwrap().unwrap();
+        let cells: Vec<&str> = rec.iter().collect();
+        assert_eq!(
+            cells,
+            [
+                "'=HYPERLINK(\"http://evil\",\"x\")",
+                "'@SUM(1)",
+                "'-2+3",
+                "-0.5",
+                "-1.25",
+                "-3"
+            ],
+            "{csv}"
+        );
+        for (c, want) in [
+            ("+1", "+1"),
+            ("1e-3", "1e-3"),
+            ("-", "'-"),
+            ("+", "'+"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("-.5", "-.5"),
+            ("-1e", "'-1e"),
+            ("煤", "煤"),
+            ("", ""),
+            ("a=b", "a=b"),
+        ] {
+            assert_eq!(csv_safe_cell(c), want, "{c:?}");
+        }
+    }
 }

@@ -81,6 +81,26 @@ fn nonblank(field: &str, v: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+/// A free-text field as typed: at most `max` characters, no control characters (they would
+/// forge lines in logs, CSV exports and printed reports).
+fn plain_text(field: &str, v: &str, max: usize) -> Result<(), AppError> {
+    if v.chars().count() > max {
+        return Err(AppError::invalid(
+            "invalid_value",
+            format!("{field} is longer than {max} characters"),
+        ));
+    }
+    if v.chars()
+        .any(|c| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+    {
+        return Err(AppError::invalid(
+            "invalid_value",
+            format!("{field} contains control or text-direction characters"),
+        ));
+    }
+    Ok(())
+}
+
 fn optional_decimal(field: &str, v: &Option<String>) -> Result<(), AppError> {
     if let Some(text) = v {
         crate::domain::decimal::parse_non_negative(text)
@@ -104,15 +124,41 @@ impl NewSample {
                 "the test portion and the retained sample need different seal numbers",
             ));
         }
-        let samplers: Vec<&String> = self
+        for (field, v) in [
+            ("supplier_code", &self.supplier_code),
+            ("coal_category", &self.coal_category),
+            ("claimed_grade", &self.claimed_grade),
+            ("lot_no", &self.lot_no),
+            ("test_seal_no", &self.test_seal_no),
+            ("retained_seal_no", &self.retained_seal_no),
+            ("retained_custodian", &self.retained_custodian),
+            ("retained_location", &self.retained_location),
+        ] {
+            plain_text(field, v, 200)?;
+        }
+        if self.samplers.len() > 10 {
+            return Err(AppError::invalid(
+                "invalid_value",
+                "samplers: at most 10 names",
+            ));
+        }
+        for name in &self.samplers {
+            plain_text("samplers", name, 100)?;
+        }
+        // Two different people: the same name twice is one sampler.
+        let mut distinct: Vec<String> = self
             .samplers
             .iter()
-            .filter(|s| !s.trim().is_empty())
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| !s.is_empty())
             .collect();
+        distinct.sort();
+        distinct.dedup();
+        let samplers = distinct;
         if samplers.len() < 2 {
             return Err(AppError::invalid(
                 "invalid_value",
-                "samplers: at least two samplers must be named",
+                "samplers: at least two different samplers must be named",
             ));
         }
         if !matches!(self.sampling_method.as_str(), "manual" | "mechanical") {
@@ -165,6 +211,37 @@ pub fn register(
     let supplier = reference::supplier_by_code(tx, input.supplier_code.trim())?;
     let calendar = reference::load_calendar(tx, &lab.calendar_code, &lab.timezone)?;
     let sampled_on = calendar.local_date(sampled_at);
+    if let Some(prepared) = input.prepared_on.as_deref() {
+        let prepared = parse_date("prepared_on", prepared)
+            .map_err(|m| AppError::invalid("invalid_value", m))?;
+        if prepared < sampled_on || prepared > calendar.local_date(now) {
+            return Err(AppError::invalid(
+                "invalid_value",
+                format!("prepared_on {prepared} must lie between the sampling date {sampled_on} and today"),
+            ));
+        }
+    }
+    // A seal number identifies one sealed portion: it is never used again in the lab.
+    let seals = [input.test_seal_no.trim(), input.retained_seal_no.trim()];
+    let seal_reused: Option<String> = with_tx!(tx, |c| samples::table
+        .filter(samples::lab_id.eq(lab_id))
+        .filter(
+            samples::test_seal_no
+                .eq_any(seals)
+                .or(samples::retained_seal_no.eq_any(seals))
+        )
+        .select(samples::sample_code)
+        .first(c)
+        .optional())?;
+    if let Some(other) = seal_reused {
+        return Err(AppError::conflict(
+            "seal_in_use",
+            format!(
+                "seal number {} or {} is already recorded on sample {other}",
+                seals[0], seals[1]
+            ),
+        ));
+    }
     let chain = reference::jurisdiction_chain(tx, &supplier.jurisdiction_code)?;
     let chain_codes: Vec<&str> = chain.iter().map(|j| j.code.as_str()).collect();
     let all_sets = reference::load_limit_sets(tx)?;
@@ -264,7 +341,7 @@ pub fn load(tx: &mut Tx<'_>, id: i64) -> Result<SampleRow, AppError> {
         .find(id)
         .first::<SampleRow>(c)
         .optional())?
-    .ok_or_else(|| AppError::NotFound(format!("sample {id} not found")))
+    .ok_or_else(|| AppError::NotFound(SAMPLE_NOT_FOUND.to_string()))
 }
 
 /// The sample id for a sample code, lab code or numeric id.
@@ -280,7 +357,7 @@ pub fn resolve(tx: &mut Tx<'_>, key: &str) -> Result<i64, AppError> {
         .select(samples::id)
         .first::<i64>(c)
         .optional())?
-    .ok_or_else(|| AppError::NotFound(format!("sample '{key}' not found")))
+    .ok_or_else(|| AppError::NotFound(SAMPLE_NOT_FOUND.to_string()))
 }
 
 /// Filters of the sample list (all optional; combined with AND).
@@ -351,6 +428,10 @@ pub struct Page<T> {
     pub total: i64,
 }
 
+/// The one answer for a sample that does not exist, belongs to another lab, or (for regulators
+/// and auditors) is not released: the same text in every case, so it reveals nothing.
+pub const SAMPLE_NOT_FOUND: &str = "sample not found (or not visible to you)";
+
 /// Largest page a client may ask for.
 pub const MAX_PER_PAGE: i64 = 200;
 
@@ -373,7 +454,10 @@ pub fn list(
     }
     let page = filter.page.unwrap_or(1);
     if !(1..=1_000_000).contains(&page) {
-        return Err(AppError::invalid("invalid_value", "page must be 1 or more"));
+        return Err(AppError::invalid(
+            "invalid_value",
+            "page must be between 1 and 1000000",
+        ));
     }
     if let Some(s) = &filter.state {
         crate::domain::lifecycle::SampleState::from_code(s)

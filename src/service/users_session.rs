@@ -102,7 +102,7 @@ pub fn login(
         Ok((login_row(tx, &username)?, locked))
     })?;
     if locked > now_ms {
-        tracing::warn!(username = %username, ip = %ip, "login refused: throttled");
+        tracing::warn!(username = ?username, ip = %ip, "login refused: throttled");
         return Ok(LoginOutcome::Throttled {
             retry_after_ms: locked - now_ms,
         });
@@ -134,7 +134,7 @@ pub fn login(
             )?;
             Ok((failures, until.max(ip_until)))
         })?;
-        tracing::warn!(username = %username, ip = %ip, failures, locked_ms = until - now_ms, "login failed");
+        tracing::warn!(username = ?username, ip = %ip, failures, locked_ms = until - now_ms, "login failed");
         return Ok(LoginOutcome::Refused);
     }
     let Some((id, role, lab_id, _, _)) = row else {
@@ -182,7 +182,7 @@ pub fn login(
             },
         )
     })?;
-    tracing::info!(username = %username, ip = %ip, "login");
+    tracing::info!(username = ?username, ip = %ip, "login");
     Ok(LoginOutcome::Success(NewSession {
         csrf_token: csrf_token(&session_id),
         id: session_id,

@@ -9,6 +9,7 @@ use crate::db::Tx;
 use crate::domain::lifecycle::{allowed_actors, legal_actions, Actor};
 use crate::domain::terms::Role;
 use crate::error::AppError;
+use crate::service::samples::SAMPLE_NOT_FOUND;
 use crate::service::auth::CurrentUser;
 use crate::service::reference::Supplier;
 use crate::service::rows::{
@@ -121,9 +122,7 @@ pub fn sample_view(
     check_lab(&s, user)?;
     let outsider = matches!(user.role, Role::Regulator | Role::Auditor);
     if outsider && s.final_verdict.is_none() {
-        return Err(AppError::NotFound(format!(
-            "sample {id} not found or not released"
-        )));
+        return Err(AppError::NotFound(SAMPLE_NOT_FOUND.to_string()));
     }
     let now_ms = now.timestamp_millis();
     let record: Option<SamplingRecordRow> = with_tx!(tx, |c| sampling_records::table

@@ -21,6 +21,7 @@ use crate::domain::results::derive_results;
 use crate::domain::terms::{Analysis, ResultParameter, Role, Stage};
 use crate::domain::verdict::judge_stage;
 use crate::error::AppError;
+use crate::service::samples::SAMPLE_NOT_FOUND;
 use crate::service::audit::{self, NewEvent};
 use crate::service::auth::CurrentUser;
 use crate::service::reference;
@@ -80,10 +81,7 @@ pub(crate) fn check_version(sample: &SampleRow, version: i32) -> Result<(), AppE
 pub(crate) fn check_lab(sample: &SampleRow, user: &CurrentUser) -> Result<(), AppError> {
     if matches!(user.role, Role::Technician | Role::Reviewer) && user.lab_id != Some(sample.lab_id)
     {
-        return Err(AppError::NotFound(format!(
-            "sample {} not found",
-            sample.id
-        )));
+        return Err(AppError::NotFound(SAMPLE_NOT_FOUND.to_string()));
     }
     Ok(())
 }

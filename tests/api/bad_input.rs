@@ -242,3 +242,81 @@ fn self_release_is_refused(backend: Backend) {
     assert_eq!(back["state_reason"], "second reviewer needed");
 }
 both!(self_release_is_refused => sqlite_self_release_is_refused, pg_self_release_is_refused);
+
+/// Findings of a user test: values that used to be stored and now are refused, each changing
+/// nothing.
+fn suspicious_values_are_refused(backend: Backend) {
+    let Some(app) = spawn_app(backend) else {
+        return;
+    };
+    let id = app.sample_in_testing(TECH, "SP-03", &days_ago(1), "S1");
+    let before = snapshot(&app, id);
+
+    // The same sampler twice is one sampler: GB 475 spot checks name two different people.
+    let mut same = new_sample("SP-03", &days_ago(1), "S2");
+    same["samplers"] = json!(["张伟", " 张伟 "]);
+    app.post_json("/api/v1/samples", Some(TECH), &same)
+        .expect_error(422, "invalid_value");
+    // A seal number already recorded on sample S1 is not used again.
+    let reused = new_sample("SP-03", &days_ago(1), "S1");
+    let msg = app
+        .post_json("/api/v1/samples", Some(TECH), &reused)
+        .expect_error(409, "seal_in_use");
+    assert!(msg.contains("T-S1"), "{msg}");
+    // Control characters (log and CSV forgery) and over-long text.
+    let mut ctl = new_sample("SP-03", &days_ago(1), "S3");
+    ctl["lot_no"] = json!("LOT\n2026 INFO forged");
+    app.post_json("/api/v1/samples", Some(TECH), &ctl)
+        .expect_error(422, "invalid_value");
+    let mut long = new_sample("SP-03", &days_ago(1), "S4");
+    long["samplers"] = json!(["x".repeat(101), "刘洋"]);
+    app.post_json("/api/v1/samples", Some(TECH), &long)
+        .expect_error(422, "invalid_value");
+    // Prepared before it was sampled.
+    let mut early = new_sample("SP-03", &days_ago(1), "S5");
+    early["prepared_on"] = json!("1999-01-01");
+    app.post_json("/api/v1/samples", Some(TECH), &early)
+        .expect_error(422, "invalid_value");
+    assert_unchanged(&app, id, &before);
+
+    // Mad 60.00/60.00 is accepted (mean 60.00), then Aad 50.00/50.00 would be accepted too, but
+    // Mad + Aad = 110 ≥ 100 % cannot be: the second Aad is refused and nothing of it is kept,
+    // so the sample is not stuck with means no release can use.
+    app.determine_all(id, TECH, "mad", &["60.00", "60.00"]);
+    app.determine(id, TECH, "aad", json!("50.00")).expect(201);
+    let before = snapshot(&app, id);
+    app.determine(id, TECH, "aad", json!("50.00"))
+        .expect_error(422, "impossible_result");
+    assert_unchanged(&app, id, &before);
+
+    // Codes must be plain: no path characters, and limits must be physical values.
+    let supplier = json!({"code": "../x", "name": "n", "kind": "sale_point", "town": "t",
+        "licence_no": "L-X", "jurisdiction_code": "cn-he-handan-demo"});
+    app.post_json("/api/v1/suppliers", Some(ADMIN), &supplier)
+        .expect_error(422, "invalid_value");
+    let set = json!({"id": "neg-1", "name": "n", "source": "s", "jurisdiction": "cn",
+        "effective_from": "2025-01-01", "effective_to": null, "coal_categories": [],
+        "limits": [{"parameter": "ad", "operator": "le", "value": "-1.00", "decimals": 2,
+        "method": "full_value"}]});
+    app.post_json("/api/v1/limit-sets", Some(ADMIN), &set)
+        .expect_error(422, "invalid_limit_set");
+    // The same supplier code twice in one file: refused, naming both rows, nothing imported.
+    let csv = "code,name,kind,town,licence_no,jurisdiction_code\n\
+               SP-90,A,sale_point,T,L-90,cn-he-handan-demo\n\
+               SP-90,B,sale_point,T,L-91,cn-he-handan-demo\n";
+    let msg = app
+        .post_bytes(
+            "/api/v1/import/suppliers",
+            Some(ADMIN),
+            "text/csv",
+            csv.as_bytes().to_vec(),
+        )
+        .expect_error(422, "import_refused");
+    assert!(
+        msg.contains("row 3, column code") && msg.contains("row 2"),
+        "{msg}"
+    );
+    app.get("/api/v1/suppliers/SP-90", Some(ADMIN))
+        .expect_error(404, "not_found");
+}
+both!(suspicious_values_are_refused => sqlite_suspicious_values_are_refused, pg_suspicious_values_are_refused);
