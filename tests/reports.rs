@@ -1092,11 +1092,11 @@ fn csv_export_neutralises_formula_cells() {
         .post(format!("{api}/suppliers"))
         .header("Authorization", "Bearer demo-admin")
         .json(&serde_json::json!({
-            "code": "-EVIL",
+            "code": "EVIL-1",
             "name": name,
             "kind": "sale_point",
             "town": "@SUM(1)",
-            "licence_no": "+LIC-1",
+            "licence_no": "LIC-EVIL-1",
             "jurisdiction_code": "cn-he-handan-demo",
         }))
         .send()
@@ -1117,7 +1117,7 @@ fn csv_export_neutralises_formula_cells() {
         .map(Result::unwrap)
         .find(|r| r[col("code")].contains("EVIL"))
         .unwrap_or_else(|| panic!("no EVIL row in {body}"));
-    assert_eq!(&row[col("code")], "'-EVIL");
+    assert_eq!(&row[col("code")], "EVIL-1");
     assert_eq!(&row[col("name")], format!("'{name}"));
     assert_eq!(&row[col("town")], "'@SUM(1)");
     assert_eq!(&row[col("samples")], "0");

@@ -430,7 +430,11 @@ fn scenario(app: &App) {
                 "jurisdiction_code": "cn-he-handan-demo",
             }),
         );
-        assert!(got.status == 200 || got.status == 201, "{}", String::from_utf8_lossy(&got.bytes));
+        assert!(
+            got.status == 200 || got.status == 201,
+            "{}",
+            String::from_utf8_lossy(&got.bytes)
+        );
     }
     let cmp = app.get("/charts/comparison.png?parameter=ad", Some(REGULATOR));
     assert_eq!(cmp.status, 200);
