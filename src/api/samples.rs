@@ -62,12 +62,10 @@ pub async fn register(
             Ok(id) => id,
             // A concurrent retry with the same key won the race (its insert, or its seal
             // numbers, came first): answer with the sample it created.
-            Err(e) if key.is_some() => {
-                match key.as_deref().map(by_key).transpose()?.flatten() {
-                    Some(id) => id,
-                    None => return Err(e),
-                }
-            }
+            Err(e) if key.is_some() => match key.as_deref().map(by_key).transpose()?.flatten() {
+                Some(id) => id,
+                None => return Err(e),
+            },
             Err(e) => return Err(e),
         };
         db.read(|tx| sample_view(tx, &user, id, now))

@@ -1,5 +1,5 @@
 //! Parsing what a person typed into exact decimals (DESIGN.md "From determinations to a
-//! verdict", step 1: determinations are decimals as typed, never f64).
+//! verdict", step 1: determinations are decimals as typed, never binary floating point).
 //!
 //! GB/T 8170-2008 rounds "the decimal value as recorded" (STANDARDS.md §3), so the value must be
 //! kept exactly as typed, scale included: "1.50" stays 1.50 (scale 2). Anything that is not a

@@ -9,13 +9,13 @@ use crate::db::Tx;
 use crate::domain::lifecycle::{allowed_actors, legal_actions, Actor};
 use crate::domain::terms::Role;
 use crate::error::AppError;
-use crate::service::samples::SAMPLE_NOT_FOUND;
 use crate::service::auth::CurrentUser;
 use crate::service::reference::Supplier;
 use crate::service::rows::{
     AnalysisRunRow, DeterminationRow, SampleRow, SamplingRecordRow, StageRow,
 };
 use crate::service::samples;
+use crate::service::samples::SAMPLE_NOT_FOUND;
 use crate::service::workflow::{check_lab, frozen_sets, state_of};
 use crate::time::ms_to_rfc3339;
 use crate::with_tx;

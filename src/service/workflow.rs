@@ -21,12 +21,12 @@ use crate::domain::results::derive_results;
 use crate::domain::terms::{Analysis, ResultParameter, Role, Stage};
 use crate::domain::verdict::judge_stage;
 use crate::error::AppError;
-use crate::service::samples::SAMPLE_NOT_FOUND;
 use crate::service::audit::{self, NewEvent};
 use crate::service::auth::CurrentUser;
 use crate::service::reference;
 use crate::service::rows::{SampleRow, StageRow};
 use crate::service::samples as sample_svc;
+use crate::service::samples::SAMPLE_NOT_FOUND;
 use crate::time::{from_ms, parse_instant, to_ms};
 use crate::with_tx;
 
