@@ -201,20 +201,38 @@ fn idempotent_registration(backend: Backend) {
         .expect(200);
     assert_eq!(registrations["total"], 1);
 
-    // Another key is another registration.
+    // Another key is another registration (of another sample: seal numbers are never reused,
+    // so the same body under a new key is refused).
+    app.post_json_with(
+        "/api/v1/samples",
+        Some(TECH),
+        &body,
+        &[("Idempotency-Key", "reg-2026-0002")],
+    )
+    .expect_error(409, "seal_in_use");
     let other = app
         .post_json_with(
             "/api/v1/samples",
             Some(TECH),
-            &body,
+            &new_sample("SP-05", &days_ago(1), "I2"),
             &[("Idempotency-Key", "reg-2026-0002")],
         )
         .expect(201);
     assert_ne!(other["id"], first["id"]);
     assert_eq!(app.sample_total(REVIEWER), 2);
-    // Without a key every POST registers.
-    app.post_json("/api/v1/samples", Some(TECH), &body)
-        .expect(201);
+    // Without a key every POST registers; a repeat without a key is caught by its seals.
+    app.post_json(
+        "/api/v1/samples",
+        Some(TECH),
+        &new_sample("SP-05", &days_ago(1), "I3"),
+    )
+    .expect(201);
+    app.post_json(
+        "/api/v1/samples",
+        Some(TECH),
+        &new_sample("SP-05", &days_ago(1), "I3"),
+    )
+    .expect_error(409, "seal_in_use");
     assert_eq!(app.sample_total(REVIEWER), 3);
     // An empty key is refused.
     app.post_json_with(
