@@ -5,6 +5,7 @@ use actix_web::{web, HttpResponse};
 
 use crate::api::access::{require, Endpoint};
 use crate::api::auth::Auth;
+use crate::api::sample_tx::in_sample_tx;
 use crate::api::{blocking, AppState};
 use crate::error::AppError;
 use crate::service::amend::{self, AmendRequest};
@@ -21,12 +22,8 @@ pub async fn propose(
     body: web::Json<AmendRequest>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::Amend)?;
-    let db = state.db.clone();
-    let rev = blocking(move || {
-        db.transaction(|tx| {
-            let id = svc::resolve(tx, &key)?;
-            amend::propose(tx, &user, id, &body, chrono::Utc::now())
-        })
+    let rev = in_sample_tx(&state.db, key.into_inner(), move |tx, id, now| {
+        amend::propose(tx, &user, id, &body, now)
     })
     .await?;
     Ok(HttpResponse::Created().json(rev))
@@ -41,12 +38,8 @@ pub async fn release(
     body: web::Json<ReleaseAmendment>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::Amend)?;
-    let db = state.db.clone();
-    let rev = blocking(move || {
-        db.transaction(|tx| {
-            let id = svc::resolve(tx, &key)?;
-            amend_release::release(tx, &user, id, &body, chrono::Utc::now())
-        })
+    let rev = in_sample_tx(&state.db, key.into_inner(), move |tx, id, now| {
+        amend_release::release(tx, &user, id, &body, now)
     })
     .await?;
     Ok(HttpResponse::Ok().json(rev))

@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod reference;
 pub mod reports;
 pub mod retention;
+pub mod sample_tx;
 pub mod samples;
 pub mod session;
 pub mod stats;

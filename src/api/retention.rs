@@ -5,11 +5,10 @@ use actix_web::{web, HttpResponse};
 
 use crate::api::access::{require, Endpoint};
 use crate::api::auth::Auth;
+use crate::api::sample_tx::in_sample_tx_then_view;
 use crate::api::{blocking, AppState};
 use crate::error::AppError;
 use crate::service::retention::{self, DiscardRequest, DueQuery};
-use crate::service::samples as sample_svc;
-use crate::service::view::sample_view;
 
 /// `GET /api/v1/retained-samples/due?on=YYYY-MM-DD&page=&per_page=`: retained samples whose
 /// discard date is on or before `on` and that are not discarded, each saying whether a discard
@@ -36,16 +35,12 @@ pub async fn discard(
     body: web::Json<DiscardRequest>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::DiscardRetained)?;
-    let db = state.db.clone();
-    let view = blocking(move || {
-        let now = chrono::Utc::now();
-        let id = db.transaction(|tx| {
-            let id = sample_svc::resolve(tx, &key)?;
-            retention::discard(tx, &user, id, &body, now)?;
-            Ok(id)
-        })?;
-        db.read(|tx| sample_view(tx, &user, id, now))
-    })
+    let view = in_sample_tx_then_view(
+        &state.db,
+        user,
+        key.into_inner(),
+        move |tx, user, id, now| retention::discard(tx, user, id, &body, now),
+    )
     .await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -4,6 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::api::access::{require, Endpoint};
 use crate::api::auth::Auth;
+use crate::api::sample_tx::{in_sample_tx, in_sample_tx_then_view};
 use crate::api::{blocking, AppState};
 use crate::domain::lifecycle::Action;
 use crate::error::AppError;
@@ -114,12 +115,8 @@ pub async fn enter_determination(
     body: web::Json<NewDetermination>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::EnterDetermination)?;
-    let db = state.db.clone();
-    let out = blocking(move || {
-        db.transaction(|tx| {
-            let id = svc::resolve(tx, &key)?;
-            entry::enter(tx, &user, id, &body, chrono::Utc::now())
-        })
+    let out = in_sample_tx(&state.db, key.into_inner(), move |tx, id, now| {
+        entry::enter(tx, &user, id, &body, now)
     })
     .await?;
     Ok(HttpResponse::Created().json(out))
@@ -137,15 +134,8 @@ pub async fn action(
     let (key, action) = path.into_inner();
     let action = Action::from_code(&action)
         .map_err(|e| AppError::NotFound(format!("no such sample action: {e}")))?;
-    let db = state.db.clone();
-    let view = blocking(move || {
-        let now = chrono::Utc::now();
-        let id = db.transaction(|tx| {
-            let id = svc::resolve(tx, &key)?;
-            workflow::apply_action(tx, &user, id, action, &body, now)?;
-            Ok(id)
-        })?;
-        db.read(|tx| sample_view(tx, &user, id, now))
+    let view = in_sample_tx_then_view(&state.db, user, key, move |tx, user, id, now| {
+        workflow::apply_action(tx, user, id, action, &body, now)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -160,16 +150,12 @@ pub async fn result_received(
     body: web::Json<ResultReceived>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::RecordResultReceived)?;
-    let db = state.db.clone();
-    let view = blocking(move || {
-        let now = chrono::Utc::now();
-        let id = db.transaction(|tx| {
-            let id = svc::resolve(tx, &key)?;
-            workflow::record_result_received(tx, &user, id, &body, now)?;
-            Ok(id)
-        })?;
-        db.read(|tx| sample_view(tx, &user, id, now))
-    })
+    let view = in_sample_tx_then_view(
+        &state.db,
+        user,
+        key.into_inner(),
+        move |tx, user, id, now| workflow::record_result_received(tx, user, id, &body, now),
+    )
     .await?;
     Ok(HttpResponse::Ok().json(view))
 }
