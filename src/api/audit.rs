@@ -9,7 +9,7 @@ use crate::api::{blocking, AppState};
 use crate::db::schema::audit_events;
 use crate::error::AppError;
 use crate::service::audit::{verify as verify_chain, AuditEvent};
-use crate::service::samples::{Page, MAX_PER_PAGE};
+use crate::service::samples::Page;
 use crate::time::parse_instant;
 
 /// Filters of the audit list.
@@ -39,14 +39,7 @@ pub async fn list(
     f: web::Query<AuditFilter>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::ReadAudit)?;
-    let per_page = f.per_page.unwrap_or(50);
-    let page = f.page.unwrap_or(1);
-    if !(1..=MAX_PER_PAGE).contains(&per_page) || !(1..=1_000_000).contains(&page) {
-        return Err(AppError::invalid(
-            "invalid_value",
-            format!("page must be between 1 and 1000000 and per_page between 1 and {MAX_PER_PAGE}"),
-        ));
-    }
+    let (page, per_page) = crate::service::samples::page_bounds(f.page, f.per_page)?;
     let from = f
         .from
         .as_deref()

@@ -22,7 +22,7 @@ use crate::service::audit::{self, NewEvent};
 use crate::service::auth::CurrentUser;
 use crate::service::reference;
 use crate::service::rows::SampleRow;
-use crate::service::samples::{Page, MAX_PER_PAGE};
+use crate::service::samples::Page;
 use crate::time::to_ms;
 use crate::with_tx;
 
@@ -240,17 +240,7 @@ pub fn due(
     query: &DueQuery,
     now: DateTime<Utc>,
 ) -> Result<Page<DueSample>, AppError> {
-    let per_page = query.per_page.unwrap_or(50);
-    if !(1..=MAX_PER_PAGE).contains(&per_page) {
-        return Err(AppError::invalid(
-            "invalid_value",
-            format!("per_page must be between 1 and {MAX_PER_PAGE}"),
-        ));
-    }
-    let page = query.page.unwrap_or(1);
-    if !(1..=1_000_000).contains(&page) {
-        return Err(AppError::invalid("invalid_value", "page must be 1 or more"));
-    }
+    let (page, per_page) = crate::service::samples::page_bounds(query.page, query.per_page)?;
     let on = match &query.on {
         Some(d) => {
             crate::time::parse_date("on", d).map_err(|m| AppError::invalid("invalid_value", m))?

@@ -435,6 +435,29 @@ pub const SAMPLE_NOT_FOUND: &str = "sample not found (or not visible to you)";
 /// Largest page a client may ask for.
 pub const MAX_PER_PAGE: i64 = 200;
 
+/// The page and page size of a list request: defaults 1 and 50; page 1..=1 000 000 and
+/// per_page 1..=[`MAX_PER_PAGE`] (so the offset never overflows).
+///
+/// # Errors
+/// [`AppError::Invalid`] naming the bad value.
+pub fn page_bounds(page: Option<i64>, per_page: Option<i64>) -> Result<(i64, i64), AppError> {
+    let per_page = per_page.unwrap_or(50);
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(AppError::invalid(
+            "invalid_value",
+            format!("per_page must be between 1 and {MAX_PER_PAGE}"),
+        ));
+    }
+    let page = page.unwrap_or(1);
+    if !(1..=1_000_000).contains(&page) {
+        return Err(AppError::invalid(
+            "invalid_value",
+            "page must be between 1 and 1000000",
+        ));
+    }
+    Ok((page, per_page))
+}
+
 /// Lists samples matching `filter`, newest sampling first, one page.
 ///
 /// # Errors
@@ -445,20 +468,7 @@ pub fn list(
     filter: &SampleFilter,
     now: DateTime<Utc>,
 ) -> Result<Page<SampleSummary>, AppError> {
-    let per_page = filter.per_page.unwrap_or(50);
-    if !(1..=MAX_PER_PAGE).contains(&per_page) {
-        return Err(AppError::invalid(
-            "invalid_value",
-            format!("per_page must be between 1 and {MAX_PER_PAGE}"),
-        ));
-    }
-    let page = filter.page.unwrap_or(1);
-    if !(1..=1_000_000).contains(&page) {
-        return Err(AppError::invalid(
-            "invalid_value",
-            "page must be between 1 and 1000000",
-        ));
-    }
+    let (page, per_page) = page_bounds(filter.page, filter.per_page)?;
     if let Some(s) = &filter.state {
         crate::domain::lifecycle::SampleState::from_code(s)
             .map_err(|e| AppError::invalid("invalid_value", e.to_string()))?;
