@@ -1148,217 +1148,145 @@ impl SampleSim {
     }
 }
 
-/// Rows per INSERT statement: under SQLite's 32 766 and PostgreSQL's 65 535 bound values.
-fn per_statement(tx: &Tx<'_>, columns: usize) -> usize {
-    let limit = match tx {
-        Tx::Sqlite(_) => 32_766,
-        Tx::Pg(_) => 65_535,
-    };
-    (limit / columns).max(1)
+/// Writes `items` into `table`: on SQLite as multi-row INSERTs of at most 32 766 bound values
+/// each (SQLite's limit), on PostgreSQL with one binary `COPY … FROM STDIN` (no bound-value
+/// limit, far fewer bytes parsed). `$tuple` maps an item `$r` to the row's column values.
+macro_rules! put_rows {
+    ($tx:expr, $table:expr, $items:expr, $ncols:expr, |$r:ident| $tuple:expr) => {{
+        let items = &$items;
+        if !items.is_empty() {
+            match $tx {
+                Tx::Sqlite(c) => {
+                    for chunk in items.chunks((32_766 / $ncols).max(1)) {
+                        let rows: Vec<_> = chunk.iter().map(|$r| $tuple).collect();
+                        diesel::insert_into($table).values(rows).execute(&mut **c)?;
+                    }
+                }
+                Tx::Pg(c) => {
+                    let rows: Vec<_> = items.iter().map(|$r| $tuple).collect();
+                    diesel::copy_from($table)
+                        .from_insertable(rows)
+                        .execute(&mut **c)?;
+                }
+            }
+        }
+    }};
 }
 
 fn insert_rows(tx: &mut Tx<'_>, b: &BulkWriter) -> Result<(), AppError> {
-    insert_samples(tx, b)?;
-    for chunk in b.records.chunks(per_statement(tx, 12)) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|r| {
-                (
-                    sampling_records::sample_id.eq(r.sample_id),
-                    sampling_records::claimed_grade.eq(&r.claimed_grade),
-                    sampling_records::lot_no.eq(&r.lot_no),
-                    sampling_records::lot_mass_t.eq(&r.lot_mass_t),
-                    sampling_records::top_size_mm.eq(r.top_size_mm),
-                    sampling_records::sampling_method.eq(&r.sampling_method),
-                    sampling_records::increments.eq(r.increments),
-                    sampling_records::gross_mass_kg.eq(&r.gross_mass_kg),
-                    sampling_records::samplers.eq(&r.samplers),
-                    sampling_records::retained_custodian.eq(&r.retained_custodian),
-                    sampling_records::retained_location.eq(&r.retained_location),
-                    sampling_records::prepared_on.eq(&r.prepared_on),
-                )
-            })
-            .collect();
-        with_tx!(tx, |c| diesel::insert_into(sampling_records::table)
-            .values(rows)
-            .execute(c))?;
-    }
-    for chunk in b.stages.chunks(per_statement(tx, 13)) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|r| {
-                (
-                    stages::id.eq(r.id),
-                    stages::sample_id.eq(r.sample_id),
-                    stages::stage.eq(r.stage.as_code()),
-                    stages::started_at.eq(r.started_at),
-                    stages::due_at.eq(r.due_at),
-                    stages::submitted_at.eq(r.submitted_at),
-                    stages::released_at.eq(r.released_at),
-                    stages::released_by.eq(r.released_by),
-                    stages::verdict.eq(&r.verdict),
-                    stages::verdict_detail.eq(&r.verdict_detail),
-                    stages::results.eq(&r.results),
-                    stages::reproducibility.eq(&r.reproducibility),
-                    stages::report_no.eq(&r.report_no),
-                )
-            })
-            .collect();
-        with_tx!(tx, |c| diesel::insert_into(stages::table)
-            .values(rows)
-            .execute(c))?;
-    }
-    for chunk in b.dets.chunks(per_statement(tx, 8)) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|r| {
-                (
-                    determinations::id.eq(r.id),
-                    determinations::stage_id.eq(r.stage_id),
-                    determinations::analysis.eq(r.analysis.as_code()),
-                    determinations::run.eq(r.run),
-                    determinations::seq.eq(r.seq),
-                    determinations::value_text.eq(&r.value_text),
-                    determinations::entered_by.eq(r.entered_by),
-                    determinations::entered_at.eq(r.entered_at),
-                )
-            })
-            .collect();
-        with_tx!(tx, |c| diesel::insert_into(determinations::table)
-            .values(rows)
-            .execute(c))?;
-    }
-    for chunk in b.runs.chunks(per_statement(tx, 6)) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|r| {
-                (
-                    analysis_runs::stage_id.eq(r.stage_id),
-                    analysis_runs::analysis.eq(r.analysis.as_code()),
-                    analysis_runs::run.eq(r.run),
-                    analysis_runs::outcome.eq(r.outcome),
-                    analysis_runs::mean.eq(&r.mean),
-                    analysis_runs::detail.eq(&r.detail),
-                )
-            })
-            .collect();
-        with_tx!(tx, |c| diesel::insert_into(analysis_runs::table)
-            .values(rows)
-            .execute(c))?;
-    }
-    for chunk in b.results.chunks(per_statement(tx, 6)) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|r| {
-                (
-                    stage_results::stage_id.eq(r.stage_id),
-                    stage_results::revision.eq(1),
-                    stage_results::parameter.eq(&r.parameter),
-                    stage_results::basis.eq(&r.basis),
-                    stage_results::value.eq(&r.value),
-                    stage_results::reported.eq(&r.reported),
-                )
-            })
-            .collect();
-        with_tx!(tx, |c| diesel::insert_into(stage_results::table)
-            .values(rows)
-            .execute(c))?;
-    }
-    for chunk in b.verdicts.chunks(per_statement(tx, 13)) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|(stage_id, l)| {
-                (
-                    limit_verdicts::stage_id.eq(*stage_id),
-                    limit_verdicts::revision.eq(1),
-                    limit_verdicts::limit_set_id.eq(&l.limit_set_id),
-                    limit_verdicts::parameter.eq(l.parameter.as_code()),
-                    limit_verdicts::operator.eq(l.operator.as_code()),
-                    limit_verdicts::limit_value.eq(l.limit_value.to_string()),
-                    limit_verdicts::limit_decimals.eq(l.limit_decimals as i32),
-                    limit_verdicts::method.eq(l.method.as_code()),
-                    limit_verdicts::value.eq(l.value.to_string()),
-                    limit_verdicts::rounded_value.eq(l.rounded_value.to_string()),
-                    limit_verdicts::compared_value.eq(l.compared_value.to_string()),
-                    limit_verdicts::verdict.eq(l.verdict.as_code()),
-                    limit_verdicts::source.eq(&l.source),
-                )
-            })
-            .collect();
-        with_tx!(tx, |c| diesel::insert_into(limit_verdicts::table)
-            .values(rows)
-            .execute(c))?;
-    }
-    for chunk in b.events.chunks(per_statement(tx, 12)) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|e| {
-                (
-                    audit_events::seq.eq(e.seq),
-                    audit_events::at.eq(e.at),
-                    audit_events::actor.eq(&e.actor),
-                    audit_events::action.eq(&e.action),
-                    audit_events::entity.eq(&e.entity),
-                    audit_events::entity_id.eq(&e.entity_id),
-                    audit_events::sample_id.eq(e.sample_id),
-                    audit_events::before_json.eq(&e.before_json),
-                    audit_events::after_json.eq(&e.after_json),
-                    audit_events::reason.eq(&e.reason),
-                    audit_events::prev_hash.eq(&e.prev_hash),
-                    audit_events::hash.eq(&e.hash),
-                )
-            })
-            .collect();
-        with_tx!(tx, |c| diesel::insert_into(audit_events::table)
-            .values(rows)
-            .execute(c))?;
-    }
-    Ok(())
-}
-
-fn insert_samples(tx: &mut Tx<'_>, b: &BulkWriter) -> Result<(), AppError> {
-    for chunk in b.samples.chunks(per_statement(tx, 27)) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|s| {
-                (
-                    (
-                        samples::id.eq(s.id),
-                        samples::sample_code.eq(&s.sample_code),
-                        samples::lab_code.eq(&s.lab_code),
-                        samples::lab_id.eq(s.lab_id),
-                        samples::supplier_id.eq(s.supplier_id),
-                        samples::state.eq(s.state.as_code()),
-                        samples::coal_category.eq(&s.coal_category),
-                        samples::sampled_at.eq(s.sampled_at),
-                        samples::sampled_on.eq(&s.sampled_on),
-                        samples::test_seal_no.eq(&s.test_seal_no),
-                        samples::retained_seal_no.eq(&s.retained_seal_no),
-                        samples::retained_discard_on.eq(&s.retained_discard_on),
-                        samples::retained_condition.eq(&s.retained_condition),
-                        samples::limit_sets_frozen.eq(&s.frozen.json),
-                    ),
-                    (
-                        samples::registered_at.eq(s.registered_at),
-                        samples::received_at.eq(s.received_at),
-                        samples::result_received_at.eq(s.result_received_at),
-                        samples::appeal_closes_at.eq(s.appeal_closes_at),
-                        samples::retest_requested_at.eq(s.retest_requested_at),
-                        samples::closed_at.eq(s.closed_at),
-                        samples::final_verdict.eq(&s.final_verdict),
-                        samples::current_stage.eq(s.current_stage.map(|c| c.as_code())),
-                        samples::due_at.eq(s.due_at),
-                        samples::state_reason.eq(&s.state_reason),
-                        samples::idempotency_key.eq(&s.idempotency_key),
-                        samples::version.eq(s.version),
-                        samples::created_by.eq(s.created_by),
-                    ),
-                )
-            })
-            .collect();
-        with_tx!(tx, |c| diesel::insert_into(samples::table)
-            .values(rows)
-            .execute(c))?;
-    }
+    use diesel::{ExecuteCopyFromDsl, RunQueryDsl};
+    put_rows!(tx, samples::table, b.samples, 27, |s| (
+        samples::id.eq(s.id),
+        samples::sample_code.eq(&s.sample_code),
+        samples::lab_code.eq(&s.lab_code),
+        samples::lab_id.eq(s.lab_id),
+        samples::supplier_id.eq(s.supplier_id),
+        samples::state.eq(s.state.as_code()),
+        samples::coal_category.eq(&s.coal_category),
+        samples::sampled_at.eq(s.sampled_at),
+        samples::sampled_on.eq(&s.sampled_on),
+        samples::test_seal_no.eq(&s.test_seal_no),
+        samples::retained_seal_no.eq(&s.retained_seal_no),
+        samples::retained_discard_on.eq(&s.retained_discard_on),
+        samples::retained_condition.eq(&s.retained_condition),
+        samples::limit_sets_frozen.eq(&s.frozen.json),
+        samples::registered_at.eq(s.registered_at),
+        samples::received_at.eq(s.received_at),
+        samples::result_received_at.eq(s.result_received_at),
+        samples::appeal_closes_at.eq(s.appeal_closes_at),
+        samples::retest_requested_at.eq(s.retest_requested_at),
+        samples::closed_at.eq(s.closed_at),
+        samples::final_verdict.eq(&s.final_verdict),
+        samples::current_stage.eq(s.current_stage.map(|c| c.as_code())),
+        samples::due_at.eq(s.due_at),
+        samples::state_reason.eq(&s.state_reason),
+        samples::idempotency_key.eq(&s.idempotency_key),
+        samples::version.eq(s.version),
+        samples::created_by.eq(s.created_by),
+    ));
+    put_rows!(tx, sampling_records::table, b.records, 12, |r| (
+        sampling_records::sample_id.eq(r.sample_id),
+        sampling_records::claimed_grade.eq(&r.claimed_grade),
+        sampling_records::lot_no.eq(&r.lot_no),
+        sampling_records::lot_mass_t.eq(&r.lot_mass_t),
+        sampling_records::top_size_mm.eq(r.top_size_mm),
+        sampling_records::sampling_method.eq(&r.sampling_method),
+        sampling_records::increments.eq(r.increments),
+        sampling_records::gross_mass_kg.eq(&r.gross_mass_kg),
+        sampling_records::samplers.eq(&r.samplers),
+        sampling_records::retained_custodian.eq(&r.retained_custodian),
+        sampling_records::retained_location.eq(&r.retained_location),
+        sampling_records::prepared_on.eq(&r.prepared_on),
+    ));
+    put_rows!(tx, stages::table, b.stages, 13, |r| (
+        stages::id.eq(r.id),
+        stages::sample_id.eq(r.sample_id),
+        stages::stage.eq(r.stage.as_code()),
+        stages::started_at.eq(r.started_at),
+        stages::due_at.eq(r.due_at),
+        stages::submitted_at.eq(r.submitted_at),
+        stages::released_at.eq(r.released_at),
+        stages::released_by.eq(r.released_by),
+        stages::verdict.eq(&r.verdict),
+        stages::verdict_detail.eq(&r.verdict_detail),
+        stages::results.eq(&r.results),
+        stages::reproducibility.eq(&r.reproducibility),
+        stages::report_no.eq(&r.report_no),
+    ));
+    put_rows!(tx, determinations::table, b.dets, 8, |r| (
+        determinations::id.eq(r.id),
+        determinations::stage_id.eq(r.stage_id),
+        determinations::analysis.eq(r.analysis.as_code()),
+        determinations::run.eq(r.run),
+        determinations::seq.eq(r.seq),
+        determinations::value_text.eq(&r.value_text),
+        determinations::entered_by.eq(r.entered_by),
+        determinations::entered_at.eq(r.entered_at),
+    ));
+    put_rows!(tx, analysis_runs::table, b.runs, 6, |r| (
+        analysis_runs::stage_id.eq(r.stage_id),
+        analysis_runs::analysis.eq(r.analysis.as_code()),
+        analysis_runs::run.eq(r.run),
+        analysis_runs::outcome.eq(r.outcome),
+        analysis_runs::mean.eq(&r.mean),
+        analysis_runs::detail.eq(&r.detail),
+    ));
+    put_rows!(tx, stage_results::table, b.results, 6, |r| (
+        stage_results::stage_id.eq(r.stage_id),
+        stage_results::revision.eq(1),
+        stage_results::parameter.eq(&r.parameter),
+        stage_results::basis.eq(&r.basis),
+        stage_results::value.eq(&r.value),
+        stage_results::reported.eq(&r.reported),
+    ));
+    put_rows!(tx, limit_verdicts::table, b.verdicts, 13, |v| (
+        limit_verdicts::stage_id.eq(v.0),
+        limit_verdicts::revision.eq(1),
+        limit_verdicts::limit_set_id.eq(&v.1.limit_set_id),
+        limit_verdicts::parameter.eq(v.1.parameter.as_code()),
+        limit_verdicts::operator.eq(v.1.operator.as_code()),
+        limit_verdicts::limit_value.eq(v.1.limit_value.to_string()),
+        limit_verdicts::limit_decimals.eq(v.1.limit_decimals as i32),
+        limit_verdicts::method.eq(v.1.method.as_code()),
+        limit_verdicts::value.eq(v.1.value.to_string()),
+        limit_verdicts::rounded_value.eq(v.1.rounded_value.to_string()),
+        limit_verdicts::compared_value.eq(v.1.compared_value.to_string()),
+        limit_verdicts::verdict.eq(v.1.verdict.as_code()),
+        limit_verdicts::source.eq(&v.1.source),
+    ));
+    put_rows!(tx, audit_events::table, b.events, 12, |e| (
+        audit_events::seq.eq(e.seq),
+        audit_events::at.eq(e.at),
+        audit_events::actor.eq(&e.actor),
+        audit_events::action.eq(&e.action),
+        audit_events::entity.eq(&e.entity),
+        audit_events::entity_id.eq(&e.entity_id),
+        audit_events::sample_id.eq(e.sample_id),
+        audit_events::before_json.eq(&e.before_json),
+        audit_events::after_json.eq(&e.after_json),
+        audit_events::reason.eq(&e.reason),
+        audit_events::prev_hash.eq(&e.prev_hash),
+        audit_events::hash.eq(&e.hash),
+    ));
     Ok(())
 }
