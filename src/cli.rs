@@ -35,6 +35,13 @@ struct StorageArgs {
     database_url: Option<String>,
 }
 
+/// `coallab demo …`.
+#[derive(Subcommand, Debug)]
+enum DemoCommand {
+    /// Generate N samples of M suppliers into an empty database (bulk; prints a JSON summary).
+    Generate(crate::service::generate_cli::GenerateArgs),
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the HTTP server (migrates first; an empty database gets the demo county unless --no-demo).
@@ -85,8 +92,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Load the demo county into an empty database.
-    Demo,
+    /// Load the demo county into an empty database (`demo generate`: data at scale).
+    Demo {
+        #[command(subcommand)]
+        command: Option<DemoCommand>,
+    },
     /// Statistics of one supplier's released final results on one parameter (JSON).
     Stats(crate::service::stats_cli::StatsArgs),
     /// Draw one supplier's quality chart to an SVG or PNG file.
@@ -377,7 +387,10 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
         Command::Report { command } => crate::service::reports_cli::run(&settings, command),
         Command::Stats(args) => crate::service::stats_cli::stats(&settings, args),
         Command::Chart(args) => crate::service::stats_cli::chart(&settings, args),
-        Command::Demo => {
+        Command::Demo {
+            command: Some(DemoCommand::Generate(args)),
+        } => crate::service::generate_cli::run(&settings, &args),
+        Command::Demo { command: None } => {
             let db = settings.open(2)?;
             if !crate::service::demo::is_empty(&db)? {
                 return Err(AppError::Config(

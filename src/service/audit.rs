@@ -16,7 +16,8 @@ use crate::with_tx;
 
 /// The hash that the first event chains to.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-const AUDIT_LOCK_KEY: i64 = 0x6175_6469_74;
+/// The PostgreSQL advisory lock that serialises appends to the chain.
+pub const AUDIT_LOCK_KEY: i64 = 0x6175_6469_74;
 
 /// One event to append: who did what to which entity, with before/after and a reason.
 #[derive(Debug, Clone, Default)]

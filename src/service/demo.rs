@@ -99,6 +99,19 @@ pub fn seed_reference(db: &Db, now: DateTime<Utc>) -> Result<(), AppError> {
 /// # Errors
 /// [`AppError`] from the writes.
 pub fn seed_demo_people(db: &Db, now: DateTime<Utc>) -> Result<Vec<CurrentUser>, AppError> {
+    seed_demo_lab(db, now, Some(DEMO_SUPPLIERS_CSV))
+}
+
+/// Loads the reference data, the demo county's jurisdiction, the suppliers of `suppliers_csv`
+/// (the import format; `None`: none), and the demo lab and users with their demo tokens.
+///
+/// # Errors
+/// [`AppError`] from the writes.
+pub fn seed_demo_lab(
+    db: &Db,
+    now: DateTime<Utc>,
+    suppliers_csv: Option<&str>,
+) -> Result<Vec<CurrentUser>, AppError> {
     seed_reference(db, now)?;
     let u = seeder();
     import(
@@ -109,14 +122,16 @@ pub fn seed_demo_people(db: &Db, now: DateTime<Utc>) -> Result<Vec<CurrentUser>,
         &ImportOptions::default(),
         now,
     )?;
-    import(
-        db,
-        &u,
-        ImportKind::Suppliers,
-        DEMO_SUPPLIERS_CSV.as_bytes(),
-        &ImportOptions::default(),
-        now,
-    )?;
+    if let Some(csv) = suppliers_csv {
+        import(
+            db,
+            &u,
+            ImportKind::Suppliers,
+            csv.as_bytes(),
+            &ImportOptions::default(),
+            now,
+        )?;
+    }
     let now_ms = now.timestamp_millis();
     db.transaction(|tx| {
         let lab_id: i64 = with_tx!(tx, |c| diesel::insert_into(labs::table)
@@ -158,14 +173,20 @@ pub fn seed_demo_people(db: &Db, now: DateTime<Utc>) -> Result<Vec<CurrentUser>,
 }
 
 /// One supplier's quality profile in the demo: typical Ad, St,d and Mad (%).
-struct Profile {
-    code: &'static str,
-    ad: f64,
-    std: f64,
-    mad: f64,
+#[derive(Debug)]
+pub struct Profile {
+    /// The demo supplier's code.
+    pub code: &'static str,
+    /// Typical ash, dry basis, %.
+    pub ad: f64,
+    /// Typical total sulfur, dry basis, %.
+    pub std: f64,
+    /// Typical moisture of the analysis sample, %.
+    pub mad: f64,
 }
 
-const PROFILES: [Profile; 9] = [
+/// The demo county's nine supplier profiles (also used by `demo generate`).
+pub const PROFILES: [Profile; 9] = [
     Profile {
         code: "PE-01",
         ad: 10.5,
