@@ -37,17 +37,7 @@ impl FromRequest for Auth {
                     crate::api::session::cookie_user(&state, id, csrf, unsafe_method).await?;
                 return Ok(Auth(user));
             }
-            let token = header
-                .as_deref()
-                .and_then(|h| h.strip_prefix("Bearer "))
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| {
-                    AppError::Unauthorized(
-                        "send Authorization: Bearer <API token>, or sign in at POST /login".into(),
-                    )
-                })?
-                .to_string();
+            let token = bearer_token(header.as_deref())?;
             let db = state.db.clone();
             let user = blocking(move || {
                 db.read(|tx| authenticate(tx, &token, chrono::Utc::now().timestamp_millis()))
@@ -55,6 +45,64 @@ impl FromRequest for Auth {
             .await?;
             Ok(Auth(user))
         })
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header value.
+fn bearer_token(header: Option<&str>) -> Result<String, AppError> {
+    Ok(header
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            AppError::Unauthorized(
+                "send Authorization: Bearer <API token>, or sign in at POST /login".into(),
+            )
+        })?
+        .to_string())
+}
+
+/// Like [`Auth`], but a bearer token is looked up by the handler, inside its own blocking
+/// database call ([`LazyAuth::user`]), instead of in one of its own: one hand-over to the
+/// blocking thread pool per request instead of two on the hot paths (status lookup,
+/// determination entry; docs/performance.md). A session cookie is checked at once, as by
+/// [`Auth`]. The errors are the same as [`Auth`]'s.
+pub enum LazyAuth {
+    /// A bearer token, not yet looked up.
+    Token(String),
+    /// A user already authenticated (session cookie).
+    User(CurrentUser),
+}
+
+impl LazyAuth {
+    /// The authenticated user.
+    ///
+    /// # Errors
+    /// [`AppError::Unauthorized`] as [`authenticate`].
+    pub fn user(self, tx: &mut crate::db::Tx<'_>) -> Result<CurrentUser, AppError> {
+        match self {
+            LazyAuth::Token(t) => authenticate(tx, &t, chrono::Utc::now().timestamp_millis()),
+            LazyAuth::User(u) => Ok(u),
+        }
+    }
+}
+
+impl FromRequest for LazyAuth {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let header = req
+            .headers()
+            .get("Authorization")
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string);
+        if header.is_none() {
+            let auth = Auth::from_request(req, payload);
+            return Box::pin(async move { Ok(LazyAuth::User(auth.await?.0)) });
+        }
+        let token = bearer_token(header.as_deref());
+        Box::pin(async move { Ok(LazyAuth::Token(token?)) })
     }
 }
 

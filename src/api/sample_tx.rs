@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::api::access::{require, Endpoint};
+use crate::api::auth::LazyAuth;
 use crate::api::blocking;
 use crate::db::{Db, Tx};
 use crate::error::AppError;
@@ -26,6 +28,35 @@ pub async fn in_sample_tx<T: Send + 'static>(
         db.transaction(|tx| {
             let id = resolve(tx, &key)?;
             f(tx, id, now)
+        })
+    })
+    .await
+}
+
+/// Like [`in_sample_tx`] for a caller whose bearer token is still to be checked: the token is
+/// looked up and the user's access to `endpoint` checked in the same hand-over to the blocking
+/// pool, before the write transaction (which then gets the user), so the request takes one
+/// hand-over instead of two.
+///
+/// # Errors
+/// 401 for a bad token; 403 when the role may not use `endpoint`; as [`in_sample_tx`].
+pub async fn in_sample_tx_as<T: Send + 'static>(
+    db: &Db,
+    auth: LazyAuth,
+    endpoint: Endpoint,
+    key: String,
+    f: impl FnOnce(&mut Tx<'_>, &CurrentUser, i64, DateTime<Utc>) -> Result<T, AppError>
+        + Send
+        + 'static,
+) -> Result<T, AppError> {
+    let db = db.clone();
+    blocking(move || {
+        let user = db.read(|tx| auth.user(tx))?;
+        require(&user, endpoint)?;
+        let now = Utc::now();
+        db.transaction(|tx| {
+            let id = resolve(tx, &key)?;
+            f(tx, &user, id, now)
         })
     })
     .await

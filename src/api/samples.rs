@@ -3,8 +3,8 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::api::access::{require, Endpoint};
-use crate::api::auth::Auth;
-use crate::api::sample_tx::{in_sample_tx, in_sample_tx_then_view};
+use crate::api::auth::{Auth, LazyAuth};
+use crate::api::sample_tx::{in_sample_tx_as, in_sample_tx_then_view};
 use crate::api::{blocking, AppState};
 use crate::domain::lifecycle::Action;
 use crate::error::AppError;
@@ -91,13 +91,14 @@ pub async fn list(
 /// `GET /api/v1/samples/{key}`: one sample by id, sample code or lab code.
 pub async fn get(
     state: web::Data<AppState>,
-    Auth(user): Auth,
+    auth: LazyAuth,
     key: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Endpoint::ReadSamples)?;
     let db = state.db.clone();
     let view = blocking(move || {
         db.read(|tx| {
+            let user = auth.user(tx)?;
+            require(&user, Endpoint::ReadSamples)?;
             let id = svc::resolve(tx, &key)?;
             sample_view(tx, &user, id, chrono::Utc::now())
         })
@@ -110,14 +111,17 @@ pub async fn get(
 /// server's precision outcome (accepted mean, one more needed, or discard and restart).
 pub async fn enter_determination(
     state: web::Data<AppState>,
-    Auth(user): Auth,
+    auth: LazyAuth,
     key: web::Path<String>,
     body: web::Json<NewDetermination>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Endpoint::EnterDetermination)?;
-    let out = in_sample_tx(&state.db, key.into_inner(), move |tx, id, now| {
-        entry::enter(tx, &user, id, &body, now)
-    })
+    let out = in_sample_tx_as(
+        &state.db,
+        auth,
+        Endpoint::EnterDetermination,
+        key.into_inner(),
+        move |tx, user, id, now| entry::enter(tx, user, id, &body, now),
+    )
     .await?;
     Ok(HttpResponse::Created().json(out))
 }

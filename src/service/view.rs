@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::db::schema::samples as sample_rows;
 use crate::db::schema::{analysis_runs, determinations, sampling_records, stages, suppliers};
 use crate::db::Tx;
 use crate::domain::lifecycle::{allowed_actors, legal_actions, Actor};
@@ -14,7 +15,6 @@ use crate::service::reference::Supplier;
 use crate::service::rows::{
     AnalysisRunRow, DeterminationRow, SampleRow, SamplingRecordRow, StageRow,
 };
-use crate::service::samples;
 use crate::service::samples::SAMPLE_NOT_FOUND;
 use crate::service::workflow::{check_lab, frozen_sets, state_of};
 use crate::time::ms_to_rfc3339;
@@ -118,21 +118,47 @@ pub fn sample_view(
     id: i64,
     now: DateTime<Utc>,
 ) -> Result<SampleView, AppError> {
-    let s: SampleRow = samples::load(tx, id)?;
+    // The sample with its supplier and sampling record in one query, and the analysis runs and
+    // determinations of all its stages in one query each (not one per stage): a status lookup
+    // is a handful of index seeks (docs/performance.md).
+    let (s, supplier, record): (SampleRow, Supplier, Option<SamplingRecordRow>) =
+        with_tx!(tx, |c| sample_rows::table
+            .find(id)
+            .inner_join(suppliers::table)
+            .left_join(sampling_records::table)
+            .first(c)
+            .optional())?
+        .ok_or_else(|| AppError::NotFound(SAMPLE_NOT_FOUND.to_string()))?;
     check_lab(&s, user)?;
     let outsider = matches!(user.role, Role::Regulator | Role::Auditor);
     if outsider && s.final_verdict.is_none() {
         return Err(AppError::NotFound(SAMPLE_NOT_FOUND.to_string()));
     }
     let now_ms = now.timestamp_millis();
-    let record: Option<SamplingRecordRow> = with_tx!(tx, |c| sampling_records::table
-        .find(s.id)
-        .first(c)
-        .optional())?;
-    let supplier: Supplier = with_tx!(tx, |c| suppliers::table.find(s.supplier_id).first(c))?;
     let stage_rows: Vec<StageRow> = with_tx!(tx, |c| stages::table
         .filter(stages::sample_id.eq(s.id))
         .order(stages::id.asc())
+        .load(c))?;
+    let all_runs: Vec<AnalysisRunRow> = with_tx!(tx, |c| analysis_runs::table
+        .inner_join(stages::table)
+        .filter(stages::sample_id.eq(s.id))
+        .select(analysis_runs::all_columns)
+        .order((
+            analysis_runs::stage_id,
+            analysis_runs::analysis,
+            analysis_runs::run
+        ))
+        .load(c))?;
+    let all_dets: Vec<DeterminationRow> = with_tx!(tx, |c| determinations::table
+        .inner_join(stages::table)
+        .filter(stages::sample_id.eq(s.id))
+        .select(determinations::all_columns)
+        .order((
+            determinations::stage_id,
+            determinations::analysis,
+            determinations::run,
+            determinations::seq
+        ))
         .load(c))?;
     let mut stage_views = Vec::new();
     for st in stage_rows {
@@ -140,30 +166,20 @@ pub fn sample_view(
         let analyses = if outsider && !released {
             Vec::new()
         } else {
-            let runs: Vec<AnalysisRunRow> = with_tx!(tx, |c| analysis_runs::table
-                .filter(analysis_runs::stage_id.eq(st.id))
-                .order((analysis_runs::analysis, analysis_runs::run))
-                .load(c))?;
-            let dets: Vec<DeterminationRow> = with_tx!(tx, |c| determinations::table
-                .filter(determinations::stage_id.eq(st.id))
-                .order((
-                    determinations::analysis,
-                    determinations::run,
-                    determinations::seq
-                ))
-                .load(c))?;
-            runs.into_iter()
-                .map(|r| RunView {
-                    determinations: dets
-                        .iter()
-                        .filter(|d| d.analysis == r.analysis && d.run == r.run)
-                        .map(|d| d.value_text.clone())
-                        .collect(),
-                    precision: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
-                    analysis: r.analysis,
-                    run: r.run,
-                })
-                .collect()
+            let runs = all_runs.iter().filter(|r| r.stage_id == st.id);
+            let dets: Vec<&DeterminationRow> =
+                all_dets.iter().filter(|d| d.stage_id == st.id).collect();
+            runs.map(|r| RunView {
+                determinations: dets
+                    .iter()
+                    .filter(|d| d.analysis == r.analysis && d.run == r.run)
+                    .map(|d| d.value_text.clone())
+                    .collect(),
+                precision: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
+                analysis: r.analysis.clone(),
+                run: r.run,
+            })
+            .collect()
         };
         if outsider && !released {
             continue;
