@@ -119,7 +119,11 @@ fn measure_backend(
     backend: Backend,
 ) -> Result<BackendFigures, Error> {
     let (base, marker) = store::ensure_generated(args, backend)?;
-    let copy = store::working_copy(args, &base)?;
+    let copy = if args.copy {
+        store::working_copy(args, &base)?
+    } else {
+        base.clone()
+    };
     let facts = facts::read(&copy, &marker, LOOKUP_CODES)?;
     eprintln!(
         "[{}] {} samples; year {} ({} samples, {} stages); big supplier {} ({} released)",
@@ -166,7 +170,11 @@ fn measure_backend(
     } else {
         None
     };
-    store::drop_copy(args, &copy)?;
+    if args.copy {
+        store::drop_copy(args, &copy)?;
+    } else {
+        store::update_marker(args, &base, &marker)?;
+    }
     Ok(BackendFigures {
         backend,
         marker,

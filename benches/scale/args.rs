@@ -55,6 +55,11 @@ pub struct Args {
     /// Threads of the load generator (it shares the machine with the server).
     #[arg(long, default_value_t = 1)]
     pub load_threads: usize,
+    /// Measure on a fresh copy of the generated database (needs its size free on disk again:
+    /// about 22 GB for SQLite at 1 000 000 samples). Without it the run measures on the
+    /// generated database itself and adds its entry samples and imported rows to it.
+    #[arg(long)]
+    pub copy: bool,
     /// Regenerate the database even when a matching one exists.
     #[arg(long)]
     pub regenerate: bool,
