@@ -124,7 +124,7 @@ fn measure_backend(
     } else {
         base.clone()
     };
-    let facts = facts::read(&copy, &marker, LOOKUP_CODES)?;
+    let facts = facts::read(&copy, &marker, LOOKUP_CODES, args.clients.iter().sum())?;
     eprintln!(
         "[{}] {} samples; year {} ({} samples, {} stages); big supplier {} ({} released)",
         backend.name(),
@@ -208,16 +208,22 @@ fn measure_http(
         ),
         token: Some("demo-regulator".into()),
     };
-    // Fresh samples for every run: client c of a run works on its own sample only.
+    // One sample per client of each run: samples already in initial testing, and as many more
+    // registered, received and started over HTTP as are missing.
     let keys = if args.wants("entry") {
-        entry::prepare(
+        let need: usize = args.clients.iter().sum();
+        let mut keys = facts.in_testing.clone();
+        keys.truncate(need);
+        let more = entry::prepare(
             rt,
             client,
             base,
             "demo-technician",
             &facts.big_supplier,
-            args.clients.iter().sum(),
-        )?
+            need - keys.len(),
+        )?;
+        keys.extend(more);
+        keys
     } else {
         Vec::new()
     };

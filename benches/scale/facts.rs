@@ -28,6 +28,9 @@ pub struct Facts {
     /// Every supplier code.
     #[serde(skip)]
     pub supplier_codes: Vec<String>,
+    /// Samples of the demo lab in initial testing without Vad (for the entry load).
+    #[serde(skip)]
+    pub in_testing: Vec<String>,
 }
 
 /// The year's instants [from, to) in ms, local midnights in Asia/Shanghai (the lab's zone in
@@ -44,7 +47,12 @@ pub fn year_bounds_ms(year: i32) -> (i64, i64) {
 }
 
 /// Reads the facts.
-pub fn read(store: &Store, marker: &Marker, lookups: usize) -> Result<Facts, Error> {
+pub fn read(
+    store: &Store,
+    marker: &Marker,
+    lookups: usize,
+    entry_samples: usize,
+) -> Result<Facts, Error> {
     let samples: u64 = store
         .value("SELECT COUNT(*) FROM samples")?
         .trim()
@@ -99,7 +107,19 @@ pub fn read(store: &Store, marker: &Marker, lookups: usize) -> Result<Facts, Err
         .into_iter()
         .map(|r| r[0].clone())
         .collect();
+    let in_testing = store
+        .rows(&format!(
+            "SELECT s.sample_code FROM samples s JOIN labs l ON l.id = s.lab_id \
+             WHERE l.code = 'DEMO' AND s.state = 'initial_testing' AND NOT EXISTS \
+             (SELECT 1 FROM stages g JOIN analysis_runs r ON r.stage_id = g.id \
+              WHERE g.sample_id = s.id AND r.analysis = 'vad' AND r.outcome = 'accepted') \
+             ORDER BY s.id LIMIT {entry_samples}"
+        ))?
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
     Ok(Facts {
+        in_testing,
         samples,
         big_supplier,
         big_supplier_results,

@@ -271,10 +271,26 @@ pub fn ensure_generated(args: &Args, backend: Backend) -> Result<(Store, Marker)
     if exists && !args.regenerate {
         if let Ok(text) = std::fs::read_to_string(&mpath) {
             if let Ok(m) = serde_json::from_str::<Marker>(&text) {
+                let rows = sample_rows(&store).ok();
                 if m.samples == args.samples
                     && m.suppliers == args.suppliers()
                     && m.seed == args.seed
-                    && sample_rows(&store).ok() == Some(m.sample_rows)
+                    && rows != Some(m.sample_rows)
+                {
+                    // An interrupted run added samples; regenerating would throw away an hour
+                    // of work, so only on request.
+                    return Err(format!(
+                        "the generated {} database holds {rows:?} samples, its marker {} says {}: \
+                         an interrupted run? Correct the marker's sample_rows, or pass --regenerate",
+                        backend.name(),
+                        mpath.display(),
+                        m.sample_rows
+                    )
+                    .into());
+                }
+                if m.samples == args.samples
+                    && m.suppliers == args.suppliers()
+                    && m.seed == args.seed
                 {
                     eprintln!(
                         "[{}] reusing the generated database ({} samples, marker {})",
