@@ -520,6 +520,11 @@ impl SampleSim {
         self.s.id
     }
 
+    /// The sample's code.
+    pub fn sample_code(&self) -> &str {
+        &self.s.sample_code
+    }
+
     /// The sample's lifecycle state.
     pub fn state(&self) -> SampleState {
         self.s.state

@@ -16,6 +16,7 @@ pub mod generate_cli;
 pub mod generate_plan;
 pub mod generate_replay;
 pub mod import;
+pub mod import_samples;
 pub mod reference;
 pub mod reports;
 pub mod reports_cli;
