@@ -314,7 +314,8 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
                 .map_err(|e| AppError::Config(format!("cannot read {}: {e}", file.display())))?;
             let db = settings.open(2)?;
             let user = user_by_name(&db, &user)?;
-            let report = import::import(
+            let progress = crate::ops::progress::for_stderr("import", "rows");
+            let report = import::import_with_progress(
                 &db,
                 &user,
                 kind,
@@ -323,7 +324,9 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
                     calendar_code: calendar,
                 },
                 chrono::Utc::now(),
+                progress.as_ref(),
             )?;
+            progress.finish();
             println!("{}", serde_json::to_string(&report).unwrap_or_default());
             Ok(ExitCode::SUCCESS)
         }

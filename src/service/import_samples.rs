@@ -44,6 +44,26 @@ pub fn write(
     progress: &dyn Progress,
     at_row: &dyn Fn(usize, AppError) -> AppError,
 ) -> Result<(usize, usize), AppError> {
+    // SQLite: a large file's rows stay in one transaction; a 256 MiB page cache (default 2 MiB)
+    // keeps its pages from spilling to the write-ahead log before the commit.
+    if let Tx::Sqlite(c) = tx {
+        c.batch_execute("PRAGMA cache_size = -262144")?;
+    }
+    let out = write_rows(tx, user, rows, now, progress, at_row);
+    if let Tx::Sqlite(c) = tx {
+        c.batch_execute("PRAGMA cache_size = -2000")?;
+    }
+    out
+}
+
+fn write_rows(
+    tx: &mut Tx<'_>,
+    user: &CurrentUser,
+    rows: &[CheckedRow],
+    now: DateTime<Utc>,
+    progress: &dyn Progress,
+    at_row: &dyn Fn(usize, AppError) -> AppError,
+) -> Result<(usize, usize), AppError> {
     let lab_id = user
         .lab_id
         .ok_or_else(|| AppError::Forbidden("only members of a lab may register samples".into()))?;
