@@ -84,26 +84,47 @@ fn write_rows(
             .load(c))?;
         done_keys.extend(found.into_iter().flatten());
     }
-    // Seal numbers in use in the lab, with the sample that holds each (one read of the lab's
-    // samples instead of a search per row).
+    // Seal numbers of the file already in use in the lab, with the sample that holds each
+    // (looked up by the seal indexes, a chunk of the file's seals per query).
     let mut seals: HashMap<String, String> = HashMap::new();
-    let held: Vec<(String, String, String)> = with_tx!(tx, |c| samples::table
-        .filter(samples::lab_id.eq(lab_id))
-        .select((
-            samples::test_seal_no,
-            samples::retained_seal_no,
-            samples::sample_code
-        ))
-        .load(c))?;
-    for (t, r, code) in held {
-        seals.entry(t).or_insert_with(|| code.clone());
-        seals.entry(r).or_insert(code);
+    let file_seals: Vec<&str> = rows
+        .iter()
+        .flat_map(|(_, input, _)| [input.test_seal_no.trim(), input.retained_seal_no.trim()])
+        .collect();
+    for chunk in file_seals.chunks(KEYS_PER_QUERY / 2) {
+        let held: Vec<(String, String, String)> = with_tx!(tx, |c| samples::table
+            .filter(samples::lab_id.eq(lab_id))
+            .filter(
+                samples::test_seal_no
+                    .eq_any(chunk)
+                    .or(samples::retained_seal_no.eq_any(chunk))
+            )
+            .select((
+                samples::test_seal_no,
+                samples::retained_seal_no,
+                samples::sample_code
+            ))
+            .load(c))?;
+        for (t, r, code) in held {
+            seals.entry(t).or_insert_with(|| code.clone());
+            seals.entry(r).or_insert(code);
+        }
     }
-    let known: Vec<(String, i64, String)> = with_tx!(tx, |c| suppliers::table
-        .select((suppliers::code, suppliers::id, suppliers::jurisdiction_code))
-        .load(c))?;
-    let known: HashMap<String, (i64, String)> =
-        known.into_iter().map(|(c, i, j)| (c, (i, j))).collect();
+    // The file's suppliers (by their unique code).
+    let mut codes: Vec<&str> = rows
+        .iter()
+        .map(|(_, input, _)| input.supplier_code.trim())
+        .collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let mut known: HashMap<String, (i64, String)> = HashMap::new();
+    for chunk in codes.chunks(KEYS_PER_QUERY) {
+        let found: Vec<(String, i64, String)> = with_tx!(tx, |c| suppliers::table
+            .filter(suppliers::code.eq_any(chunk))
+            .select((suppliers::code, suppliers::id, suppliers::jurisdiction_code))
+            .load(c))?;
+        known.extend(found.into_iter().map(|(c, i, j)| (c, (i, j))));
+    }
     let mut facts: HashMap<String, Rc<SupplierFacts>> = HashMap::new();
     let (mut changed, mut unchanged) = (0usize, 0usize);
     progress.start(rows.len() as u64);
