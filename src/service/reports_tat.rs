@@ -227,7 +227,10 @@ struct GroupRow {
 }
 
 /// The stages of the report, with their release as seen at `as_of` (`rel`), their clock and
-/// their grouping attributes: CTEs `st` and `live`.
+/// their grouping attributes: CTEs `st` and `live`. `st` is MATERIALIZED (SQLite ≥ 3.35,
+/// PostgreSQL ≥ 12) so that both backends compute it once from the range of `stages_started`;
+/// inlined, SQLite walked all of `stages` in `stages_released` order to feed the window
+/// functions (tests/query_plans.rs).
 fn stages_cte(q: &TatQuery) -> String {
     let (from, to, asof) = (
         q.from.timestamp_millis(),
@@ -239,7 +242,7 @@ fn stages_cte(q: &TatQuery) -> String {
         .map(|s| format!(" AND g.stage = '{}'", s.as_code()))
         .unwrap_or_default();
     format!(
-        "st AS (SELECT g.id AS stage_id, g.stage, g.sample_id, g.started_at, g.due_at, \
+        "st AS MATERIALIZED (SELECT g.id AS stage_id, g.stage, g.sample_id, g.started_at, g.due_at, \
            CASE WHEN g.released_at IS NOT NULL AND g.released_at <= {asof} THEN g.released_at END AS rel, \
            l.calendar_code AS cc, l.timezone AS tz, l.code AS lab_code, sp.code AS supplier_code, \
            s.sample_code \
@@ -292,7 +295,8 @@ fn group_sql(g: GroupBy, asof: i64) -> (String, String) {
             "COALESCE(u.username, '(none)')".into(),
             format!(
                 " LEFT JOIN (SELECT DISTINCT d.stage_id, d.entered_by FROM determinations d \
-                 WHERE d.entered_at <= {asof}) dd ON dd.stage_id = tat.stage_id \
+                 JOIN st ON st.stage_id = d.stage_id WHERE d.entered_at <= {asof}) dd \
+                 ON dd.stage_id = tat.stage_id \
                  LEFT JOIN users u ON u.id = dd.entered_by"
             ),
         ),
