@@ -1059,6 +1059,21 @@ fn pg_scans(plan: &[String]) -> Vec<Scan> {
     out
 }
 
+/// The indexes a plan reads (SQLite `USING [COVERING] INDEX i`, PostgreSQL `… using i on t`).
+fn indexes_in(plan: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for line in plan.lines() {
+        for marker in ["USING INDEX ", "USING COVERING INDEX ", " using "] {
+            if let Some(rest) = line.split(marker).nth(1) {
+                if let Some(name) = rest.split_whitespace().next() {
+                    out.insert(name.trim_matches('"').to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
 fn placeholders(sql: &str) -> usize {
     let b = sql.as_bytes();
     let mut max = 0;
@@ -1210,12 +1225,22 @@ fn check_plans(backend: Backend) {
     let mut findings = Vec::new();
     let mut failures = Vec::new();
     let mut excluded_count = 0;
+    let mut usage: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (sql, requests) in &seen {
         if requests.iter().all(|r| excluded(r) || r == "(test setup)") {
             excluded_count += 1;
             continue;
         }
-        match explainer.explain(sql, &tables) {
+        let explained = explainer.explain(sql, &tables);
+        if let Ok((plan, _)) = &explained {
+            for index in indexes_in(plan) {
+                usage
+                    .entry(index)
+                    .or_default()
+                    .extend(requests.iter().cloned());
+            }
+        }
+        match explained {
             Ok((plan, scans)) if !scans.is_empty() => findings.push(Finding {
                 sql: sql.clone(),
                 requests: requests.clone(),
@@ -1250,6 +1275,20 @@ fn check_plans(backend: Backend) {
     let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("query_plans_{backend:?}.txt").to_lowercase());
     std::fs::write(&file, &full).expect("write the report");
+    let used: String = usage
+        .iter()
+        .map(|(index, requests)| {
+            format!(
+                "{index}\n  {}\n",
+                requests.iter().cloned().collect::<Vec<_>>().join("\n  ")
+            )
+        })
+        .collect();
+    std::fs::write(
+        file.with_file_name(format!("query_plans_{backend:?}_indexes.txt").to_lowercase()),
+        used,
+    )
+    .expect("write the index usage");
     eprintln!(
         "{backend:?}: {} distinct statements from {} requests explained ({excluded_count} \
          excluded); plans of the findings in {}",

@@ -36,7 +36,7 @@ fn due(tx: &mut Tx<'_>, now_ms: i64) -> Result<Vec<i64>, AppError> {
 
 /// Closes one sample if it is still due; returns whether this call closed it.
 fn close_one(tx: &mut Tx<'_>, id: i64, now_ms: i64) -> Result<bool, AppError> {
-    let s = sample_svc::load(tx, id)?;
+    let s = sample_svc::load_for_update(tx, id)?;
     let still_due = state_of(&s)? == SampleState::InitialReleased
         && s.final_verdict.as_deref() == Some("fail")
         && s.appeal_closes_at.is_some_and(|t| t <= now_ms);
