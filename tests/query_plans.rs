@@ -5,7 +5,8 @@
 //! 1. A fresh database gets the demo county, then copies of it shifted back year by year over
 //!    300 more suppliers (about 3 400 samples with their stages, determinations, results,
 //!    verdicts, revisions and audit events), and thousands of sessions, API tokens, idempotency
-//!    keys and login counters; then `ANALYZE`, as a database at scale would have statistics.
+//!    keys and login counters; then planner statistics as a running server has them
+//!    (`PRAGMA optimize` through `Db::optimize` on SQLite, `ANALYZE` on PostgreSQL).
 //! 2. diesel's instrumentation records the SQL text of every statement the server issues while
 //!    the test drives every request path over HTTP (the in-process server on port 0) and runs
 //!    the periodic jobs.
@@ -353,7 +354,19 @@ fn fill(db: &Db) {
     ] {
         exec(db, &s);
     }
-    exec(db, "ANALYZE");
+    // Planner statistics as a running server has them: SQLite through `Db::optimize` (what
+    // `coallab serve` runs at start and hourly), PostgreSQL through ANALYZE (autovacuum's job).
+    match db.backend() {
+        coallab::db::Backend::Sqlite => {
+            db.optimize().expect("PRAGMA optimize");
+            let analysed = scalar(
+                db,
+                "SELECT CAST(COUNT(DISTINCT tbl) AS BIGINT) AS n FROM sqlite_stat1",
+            );
+            assert!(analysed >= 10, "PRAGMA optimize analysed {analysed} tables");
+        }
+        coallab::db::Backend::Postgres => exec(db, "ANALYZE"),
+    }
     let samples = scalar(db, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM samples");
     assert!(
         samples >= 312 * (COPIES + 1),
@@ -1059,11 +1072,17 @@ fn pg_scans(plan: &[String]) -> Vec<Scan> {
     out
 }
 
-/// The indexes a plan reads (SQLite `USING [COVERING] INDEX i`, PostgreSQL `… using i on t`).
+/// The indexes a plan reads (SQLite `USING [COVERING] INDEX i`, PostgreSQL `… using i on t`
+/// and `Bitmap Index Scan on i`).
 fn indexes_in(plan: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for line in plan.lines() {
-        for marker in ["USING INDEX ", "USING COVERING INDEX ", " using "] {
+        for marker in [
+            "USING INDEX ",
+            "USING COVERING INDEX ",
+            " using ",
+            "Bitmap Index Scan on ",
+        ] {
             if let Some(rest) = line.split(marker).nth(1) {
                 if let Some(name) = rest.split_whitespace().next() {
                     out.insert(name.trim_matches('"').to_string());

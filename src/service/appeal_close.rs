@@ -117,20 +117,31 @@ pub fn close_expired(db: &Db, now: DateTime<Utc>) -> Result<usize, AppError> {
 }
 
 /// Runs [`close_expired`] now and then every `every` on a background thread for the life of the
-/// process (also purging expired browser sessions). Errors are logged, never fatal.
+/// process (also purging expired browser sessions, and refreshing SQLite's planner statistics
+/// with [`Db::optimize`] at start and every 60th run). Errors are logged, never fatal.
 pub fn spawn_periodic(db: Db, every: Duration) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("coallab-appeal-close".into())
-        .spawn(move || loop {
-            let now = Utc::now();
-            if let Err(e) = close_expired(&db, now) {
-                tracing::warn!(error = %e, "closing expired appeal windows failed");
+        .spawn(move || {
+            let mut runs: u64 = 0;
+            loop {
+                // Planner statistics (SQLite): at start and then every 60th run (hourly).
+                if runs.is_multiple_of(60) {
+                    if let Err(e) = db.optimize() {
+                        tracing::warn!(error = %e, "refreshing the planner statistics failed");
+                    }
+                }
+                runs += 1;
+                let now = Utc::now();
+                if let Err(e) = close_expired(&db, now) {
+                    tracing::warn!(error = %e, "closing expired appeal windows failed");
+                }
+                let purged = db
+                    .transaction(|tx| crate::service::users_session::purge_expired(tx, to_ms(now)));
+                if let Err(e) = purged {
+                    tracing::warn!(error = %e, "purging expired sessions failed");
+                }
+                std::thread::sleep(every);
             }
-            let purged =
-                db.transaction(|tx| crate::service::users_session::purge_expired(tx, to_ms(now)));
-            if let Err(e) = purged {
-                tracing::warn!(error = %e, "purging expired sessions failed");
-            }
-            std::thread::sleep(every);
         })
 }
