@@ -28,7 +28,9 @@ fn due(tx: &mut Tx<'_>, now_ms: i64) -> Result<Vec<i64>, AppError> {
         .filter(samples::state.eq(SampleState::InitialReleased.as_code()))
         .filter(samples::final_verdict.eq("fail"))
         .filter(samples::appeal_closes_at.le(now_ms))
-        .order(samples::id.asc())
+        // Oldest windows first, in the order of `samples_state_appeal` (state, appeal_closes_at),
+        // so the batch is read from that index whatever the planner knows of the values.
+        .order(samples::appeal_closes_at.asc())
         .select(samples::id)
         .limit(1000)
         .load::<i64>(c))?)
