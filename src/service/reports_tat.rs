@@ -295,7 +295,7 @@ fn group_sql(g: GroupBy, asof: i64) -> (String, String) {
             "COALESCE(u.username, '(none)')".into(),
             format!(
                 " LEFT JOIN (SELECT DISTINCT d.stage_id, d.entered_by FROM determinations d \
-                 JOIN st ON st.stage_id = d.stage_id WHERE d.entered_at <= {asof}) dd \
+                 WHERE d.stage_id IN (SELECT st.stage_id FROM st) AND d.entered_at <= {asof}) dd \
                  ON dd.stage_id = tat.stage_id \
                  LEFT JOIN users u ON u.id = dd.entered_by"
             ),
