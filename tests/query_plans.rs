@@ -1245,6 +1245,7 @@ fn check_plans(backend: Backend) {
     let mut failures = Vec::new();
     let mut excluded_count = 0;
     let mut usage: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut every = String::new();
     for (sql, requests) in &seen {
         if requests.iter().all(|r| excluded(r) || r == "(test setup)") {
             excluded_count += 1;
@@ -1252,6 +1253,10 @@ fn check_plans(backend: Backend) {
         }
         let explained = explainer.explain(sql, &tables);
         if let Ok((plan, _)) = &explained {
+            every.push_str(&format!(
+                "\n--- {}\n{sql}\n{plan}\n",
+                requests.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
             for index in indexes_in(plan) {
                 usage
                     .entry(index)
@@ -1294,6 +1299,11 @@ fn check_plans(backend: Backend) {
     let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("query_plans_{backend:?}.txt").to_lowercase());
     std::fs::write(&file, &full).expect("write the report");
+    std::fs::write(
+        file.with_file_name(format!("query_plans_{backend:?}_all.txt").to_lowercase()),
+        every,
+    )
+    .expect("write every plan");
     let used: String = usage
         .iter()
         .map(|(index, requests)| {
@@ -1310,7 +1320,7 @@ fn check_plans(backend: Backend) {
     .expect("write the index usage");
     eprintln!(
         "{backend:?}: {} distinct statements from {} requests explained ({excluded_count} \
-         excluded); plans of the findings in {}",
+         excluded); whole-index walks in {} (every plan in *_all.txt, index use in *_indexes.txt)",
         seen.len() - excluded_count,
         requests.len(),
         file.display()
