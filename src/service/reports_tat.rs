@@ -230,7 +230,7 @@ struct GroupRow {
 /// their grouping attributes: CTEs `st` and `live`. `st` is MATERIALIZED (SQLite ≥ 3.35,
 /// PostgreSQL ≥ 12) so that both backends compute it once from the range of `stages_started`;
 /// inlined, SQLite walked all of `stages` in `stages_released` order to feed the window
-/// functions (tests/query_plans.rs).
+/// functions (tests/query_plans/).
 fn stages_cte(q: &TatQuery) -> String {
     let (from, to, asof) = (
         q.from.timestamp_millis(),

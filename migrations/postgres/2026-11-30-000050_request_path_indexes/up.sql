@@ -1,4 +1,4 @@
--- Indexes for request paths that scanned a whole table, found by tests/query_plans.rs (each
+-- Indexes for request paths that scanned a whole table, found by tests/query_plans/ (each
 -- statement the server issues, explained on both backends); docs/performance.md "Indexes and
 -- query plans" says which request uses which index. Keep in step with the other backend.
 
