@@ -256,15 +256,17 @@ fn stages_cte(q: &TatQuery) -> String {
 
 /// Working time inside pauses per released stage, clamped to [start, release] and with
 /// overlapping pauses counted once: each pause contributes only the part after the latest end of
-/// the pauses that started before it. CTEs `pz`, `pzw`, `pieces`, `paused`.
+/// the pauses that started before it. CTEs `pz`, `pzw`, `pieces`, `paused`. `live CROSS JOIN
+/// stage_pauses` keeps SQLite's join order (the report's stages, then their pauses by
+/// `stage_pauses_stage`) instead of walking every pause; PostgreSQL treats it as a plain join.
 fn paused_cte(asof: i64) -> String {
     let ps = greatest("p.started_at", "live.started_at");
     let pe = least("COALESCE(p.ended_at, live.rel)", "live.rel");
     let es = greatest("pzw.ps", "COALESCE(pzw.prev_end, pzw.ps)");
     format!(
         "pz AS (SELECT p.id, p.stage_id, {ps} AS ps, {pe} AS pe, live.cc, live.tz \
-           FROM stage_pauses p JOIN live ON live.stage_id = p.stage_id \
-           WHERE live.rel IS NOT NULL AND p.started_at < {asof}), \
+           FROM live CROSS JOIN stage_pauses p WHERE p.stage_id = live.stage_id \
+           AND live.rel IS NOT NULL AND p.started_at < {asof}), \
          pzw AS (SELECT pz.*, MAX(pz.pe) OVER (PARTITION BY pz.stage_id ORDER BY pz.ps, pz.id \
            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM pz WHERE pz.pe > pz.ps), \
          pieces AS (SELECT pzw.stage_id, pzw.cc, pzw.tz, pzw.pe, {es} AS es FROM pzw), \
