@@ -94,6 +94,30 @@ const EXCLUDED_REQUESTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Each index of migration `2026-11-30-000050_request_path_indexes` with a request it was made
+/// for: that request's plans must read it, on both backends. The plan check alone would not
+/// notice a dropped index whose request falls back on a poor one (a seal check through
+/// `lab_id`), so the purpose of each index is pinned here.
+const EXPECTED_INDEXES: &[(&str, &str)] = &[
+    ("samples_test_seal", "POST /api/v1/samples"),
+    ("samples_retained_seal", "POST /api/v1/samples"),
+    ("samples_test_seal", "POST /api/v1/import/samples"),
+    ("samples_sampled_on", "GET /api/v1/samples?from&to"),
+    (
+        "samples_sampled_on",
+        "GET /api/v1/reports/suppliers?from&to",
+    ),
+    (
+        "samples_sampled_on",
+        "GET /api/v1/reports/non-compliant?from&to",
+    ),
+    ("samples_lab_sampled", "GET /api/v1/samples"),
+    ("samples_state_appeal", "job: appeal_close::close_expired"),
+    ("audit_events_actor", "GET /api/v1/audit?actor&per_page"),
+    ("audit_events_action", "GET /api/v1/audit?action&per_page"),
+    ("stage_revisions_replaces", "GET /verify/{key}?code&format"),
+];
+
 static RECORDING: AtomicBool = AtomicBool::new(false);
 static CURRENT: Mutex<String> = Mutex::new(String::new());
 /// SQL text (without binds) → the requests that issued it.
@@ -330,6 +354,16 @@ fn check_plans(backend: Backend) {
         seen.len() - excluded_count,
         requests.len(),
         file.display()
+    );
+    let missing: Vec<String> = EXPECTED_INDEXES
+        .iter()
+        .filter(|(index, request)| !usage.get(*index).is_some_and(|r| r.contains(*request)))
+        .map(|(index, request)| format!("{request} does not read {index}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{backend:?}: {} (every plan in *_all.txt)",
+        missing.join("; ")
     );
     assert!(
         failures.is_empty(),
