@@ -1,7 +1,7 @@
 //! Errors answered outside the handlers (a raw body over its size limit, an unsupported method)
 //! come from actix-web as plain text; this middleware turns every error response that is not
 //! already JSON into the API's `{"error": code, "message": text}` body, keeping the status and
-//! headers such as `Retry-After`. It also maps JSON body errors: too large → 413, nested deeper
+//! headers such as `Retry-After`. Responses under `/ui` (the HTML interface) pass unchanged. It also maps JSON body errors: too large → 413, nested deeper
 //! than serde_json's recursion limit (128) → 400 with a message that says so.
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -107,6 +107,8 @@ pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    // The web interface (src/web) answers its own errors as HTML pages: leave them alone.
+    let web_page = req.path() == "/ui" || req.path().starts_with("/ui/");
     let res = next.call(req).await?;
     let status = res.status();
     let is_json = res
@@ -114,7 +116,7 @@ pub async fn middleware(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    if !(status.is_client_error() || status.is_server_error()) || is_json || web_page {
         return Ok(res.map_into_left_body());
     }
     let (req, old) = res.into_parts();

@@ -10,6 +10,7 @@ pub mod backup;
 pub mod demo;
 pub mod entry;
 pub mod import;
+pub mod preview;
 pub mod reference;
 pub mod reports;
 pub mod reports_cli;

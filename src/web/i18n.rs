@@ -1,0 +1,582 @@
+//! The message catalogue of the web interface: every label in Chinese (zh-CN, the default) and
+//! English, including the domain vocabulary of src/domain/terms.rs and src/domain/lifecycle.rs
+//! (states, actions, stages, verdicts, analyses, result parameters, roles, supplier kinds).
+//!
+//! Keys are `area.name`; domain codes are looked up as `state.<code>`, `action.<code>`,
+//! `stage.<code>`, `verdict.<code>`, `analysis.<code>`, `param.<code>`, `role.<code>`,
+//! `kind.<code>`, `outcome.<code>` and `err.<code>` (AppError codes). Tests check that every key
+//! has both languages, that every domain code has a key, and that every `t("…")` of the
+//! templates names a key.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// A language of the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// Simplified Chinese, the default.
+    Zh,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// The `lang` cookie value and the HTML `lang` attribute: `zh-CN` or `en`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// Reads a cookie or query value: `en` (or `en-…`) is English, anything else Chinese.
+    pub fn parse(v: &str) -> Lang {
+        if v.trim().to_ascii_lowercase().starts_with("en") {
+            Lang::En
+        } else {
+            Lang::Zh
+        }
+    }
+}
+
+/// (key, zh-CN, en).
+pub const CATALOGUE: &[(&str, &str, &str)] = &[
+    // Chrome
+    (
+        "app.name",
+        "煤质监管实验室系统",
+        "Coal quality supervision LIMS",
+    ),
+    ("app.skip", "跳到正文", "Skip to content"),
+    ("app.lang_switch", "English", "中文"),
+    ("app.signed_in_as", "当前用户", "Signed in as"),
+    ("app.logout", "退出登录", "Sign out"),
+    ("app.home", "首页", "Home"),
+    ("app.back", "返回", "Back"),
+    ("app.none", "无", "none"),
+    ("app.yes", "是", "yes"),
+    ("app.no", "否", "no"),
+    ("app.filter", "筛选", "Filter"),
+    ("app.from", "起始日期", "From date"),
+    ("app.to", "截止日期", "To date"),
+    ("app.nav", "主导航", "Main navigation"),
+    ("app.main_error", "操作未完成", "Not done"),
+    ("app.done", "已完成", "Done"),
+    // Login
+    ("login.title", "登录", "Sign in"),
+    ("login.username", "用户名", "Username"),
+    ("login.password", "密码", "Password"),
+    ("login.submit", "登录", "Sign in"),
+    (
+        "login.refused",
+        "用户名或密码错误",
+        "Wrong username or password",
+    ),
+    (
+        "login.throttled",
+        "失败次数过多，请稍后再试",
+        "Too many failed sign-ins; try again later",
+    ),
+    ("login.signed_out", "已退出登录", "Signed out"),
+    // Home
+    ("home.title", "工作台", "Start page"),
+    (
+        "home.intro",
+        "请选择您的工作页面：",
+        "Choose where to work:",
+    ),
+    // Errors
+    ("error.title", "出错了", "Something went wrong"),
+    ("error.forbidden_title", "无权访问", "Not allowed"),
+    (
+        "error.forbidden",
+        "您的角色无权查看此页面。",
+        "Your role may not see this page.",
+    ),
+    ("error.not_found", "页面不存在", "No such page"),
+    ("error.detail", "详细信息", "Details"),
+    (
+        "err.not_found",
+        "未找到（或对您不可见）",
+        "Not found (or not visible to you)",
+    ),
+    ("err.invalid_value", "输入值无效", "Invalid value"),
+    (
+        "err.missing_value",
+        "缺少必填项",
+        "A required value is missing",
+    ),
+    (
+        "err.version_conflict",
+        "样品已被他人修改，请刷新后重试",
+        "The sample was changed by someone else: reload and try again",
+    ),
+    (
+        "err.illegal_transition",
+        "当前状态下不允许此操作",
+        "This action is not allowed in the current state",
+    ),
+    (
+        "err.same_technician",
+        "复检须由初检以外的检验员进行",
+        "The retest must be done by a technician other than the one of the initial test",
+    ),
+    (
+        "err.four_eyes",
+        "四眼原则：审核人不得发布自己录入的结果",
+        "Four eyes: a reviewer may not release results they entered",
+    ),
+    (
+        "err.precision_not_met",
+        "尚有分析项目未得到接受的平均值",
+        "Some analyses have no accepted mean yet",
+    ),
+    (
+        "err.analysis_already_accepted",
+        "该项目已有接受的平均值",
+        "This analysis already has an accepted mean",
+    ),
+    (
+        "err.not_in_testing",
+        "样品不在检验状态",
+        "The sample is not in testing",
+    ),
+    (
+        "err.result_receipt_missing",
+        "请先登记企业收到结果的时间",
+        "Record first when the enterprise received the result",
+    ),
+    (
+        "err.seal_mismatch",
+        "存查样封条编号不符",
+        "The retained sample's seal number does not match",
+    ),
+    (
+        "err.seal_in_use",
+        "封条编号已被使用",
+        "The seal number is already in use",
+    ),
+    (
+        "err.appeal_window_open",
+        "申诉期尚未结束",
+        "The appeal window is still open",
+    ),
+    (
+        "err.appeal_window_closed",
+        "申诉期已过",
+        "The appeal window has closed",
+    ),
+    (
+        "err.retest_not_applicable",
+        "该样品不需要复检",
+        "No retest applies to this sample",
+    ),
+    (
+        "err.unknown_supplier",
+        "未知的受检单位代码",
+        "Unknown supplier code",
+    ),
+    (
+        "err.impossible_result",
+        "结果不可能成立，请检查数值",
+        "Impossible result: check the value",
+    ),
+    ("err.forbidden", "无权执行此操作", "Not allowed"),
+    ("err.unauthorized", "请重新登录", "Please sign in again"),
+    (
+        "err.no_limit_sets_in_force",
+        "没有适用的限值",
+        "No limit set is in force",
+    ),
+    ("err.bad_request", "请求格式错误", "Malformed request"),
+    ("err.other", "操作被拒绝", "Refused"),
+    // Domain: sample states
+    ("state.registered", "已登记", "registered"),
+    ("state.received", "已接收", "received"),
+    (
+        "state.initial_testing",
+        "初检中",
+        "initial test in progress",
+    ),
+    (
+        "state.initial_review",
+        "初检待审核",
+        "initial test in review",
+    ),
+    (
+        "state.initial_released",
+        "初检已发布",
+        "initial test released",
+    ),
+    ("state.retest_testing", "复检中", "retest in progress"),
+    ("state.retest_review", "复检待审核", "retest in review"),
+    ("state.retest_released", "复检已发布", "retest released"),
+    ("state.closed", "已结案", "closed"),
+    ("state.rejected", "已拒收", "rejected"),
+    ("state.cancelled", "已撤销", "cancelled"),
+    // Domain: actions
+    ("action.receive", "接收样品", "Receive"),
+    ("action.start", "开始检验", "Start testing"),
+    ("action.submit", "提交审核", "Submit for review"),
+    ("action.release", "发布结果", "Release"),
+    ("action.return", "退回", "Return"),
+    (
+        "action.request_retest",
+        "登记申诉（申请复检）",
+        "Record appeal (request retest)",
+    ),
+    ("action.close", "结案", "Close"),
+    ("action.reject", "拒收", "Reject"),
+    ("action.cancel", "撤销", "Cancel"),
+    // Domain: stages, verdicts
+    ("stage.initial_test", "初检", "initial test"),
+    ("stage.retest", "复检", "retest"),
+    ("verdict.pass", "合格", "pass"),
+    ("verdict.fail", "不合格", "fail"),
+    ("verdict.none", "未判定", "no verdict yet"),
+    // Domain: analyses (what is measured)
+    ("analysis.mt", "全水分 Mt", "Total moisture Mt"),
+    ("analysis.mad", "空气干燥基水分 Mad", "Moisture Mad"),
+    ("analysis.aad", "空气干燥基灰分 Aad", "Ash Aad"),
+    (
+        "analysis.vad",
+        "空气干燥基挥发分 Vad",
+        "Volatile matter Vad",
+    ),
+    (
+        "analysis.st_ad",
+        "空气干燥基全硫 St,ad",
+        "Total sulfur St,ad",
+    ),
+    (
+        "analysis.qgr_ad",
+        "空气干燥基高位发热量 Qgr,ad",
+        "Gross calorific value Qgr,ad",
+    ),
+    ("analysis.had", "空气干燥基氢 Had", "Hydrogen Had"),
+    // Domain: result parameters (what is reported and judged)
+    ("param.ad", "干燥基灰分 Ad", "Ash, dry basis Ad"),
+    (
+        "param.std",
+        "干燥基全硫 St,d",
+        "Total sulfur, dry basis St,d",
+    ),
+    (
+        "param.vdaf",
+        "干燥无灰基挥发分 Vdaf",
+        "Volatile matter Vdaf",
+    ),
+    (
+        "param.qnet_ar",
+        "收到基低位发热量 Qnet,ar",
+        "Net calorific value Qnet,ar",
+    ),
+    ("param.fc_ad", "空气干燥基固定碳 FCad", "Fixed carbon FCad"),
+    ("param.aad", "空气干燥基灰分 Aad", "Ash Aad"),
+    ("param.st_ad", "空气干燥基全硫 St,ad", "Total sulfur St,ad"),
+    ("param.mad", "空气干燥基水分 Mad", "Moisture Mad"),
+    ("param.mt", "全水分 Mt", "Total moisture Mt"),
+    // Domain: roles, supplier kinds, operators
+    ("role.technician", "检验员", "technician"),
+    ("role.reviewer", "审核员", "reviewer"),
+    ("role.regulator", "监管人员", "regulator"),
+    ("role.auditor", "审计员", "auditor"),
+    ("role.admin", "管理员", "administrator"),
+    (
+        "kind.production_enterprise",
+        "洁净煤生产企业",
+        "production enterprise",
+    ),
+    ("kind.sale_point", "销售点", "sale point"),
+    ("op.lt", "<", "<"),
+    ("op.le", "≤", "≤"),
+    ("op.gt", ">", ">"),
+    ("op.ge", "≥", "≥"),
+    // Precision outcomes (GB/T 483-2007)
+    ("outcome.accepted", "结果接受：平均值", "Accepted: mean"),
+    (
+        "outcome.needs_another_determination",
+        "超出重复性限 r，需再做一次测定",
+        "Over the repeatability limit r: one more determination needed",
+    ),
+    (
+        "outcome.needs_second",
+        "已保存，请做第二次测定",
+        "Saved: make the second determination",
+    ),
+    (
+        "outcome.discard_and_restart",
+        "四次测定均不符合要求：全部作废，重新测定",
+        "No acceptable set of four: discard all and start again",
+    ),
+    ("outcome.range", "极差", "range"),
+    ("outcome.allowed", "允许", "allowed"),
+    ("outcome.r", "重复性限 r", "repeatability limit r"),
+    // Sample fields
+    ("sample.code", "样品编号", "Sample code"),
+    ("sample.lab_code", "实验室编码", "Lab code"),
+    ("sample.supplier", "受检单位", "Supplier"),
+    ("sample.town", "乡镇", "Town"),
+    ("sample.state", "状态", "State"),
+    ("sample.stage", "阶段", "Stage"),
+    ("sample.sampled_on", "采样日期", "Sampled on"),
+    ("sample.due_at", "截止时间", "Due"),
+    ("sample.overdue", "已超期", "overdue"),
+    ("sample.due_soon", "即将到期", "due soon"),
+    ("sample.final_verdict", "最终结论", "Final verdict"),
+    ("sample.version", "版本", "Version"),
+    ("sample.reason", "原因", "Reason"),
+    (
+        "sample.result_received_at",
+        "企业收到结果时间",
+        "Result received by the enterprise",
+    ),
+    (
+        "sample.appeal_closes_at",
+        "申诉截止",
+        "Appeal window closes",
+    ),
+    ("sample.open", "打开", "Open"),
+    ("sample.report_no", "报告编号", "Report no."),
+    ("sample.released_at", "发布时间", "Released"),
+    (
+        "sample.retained_seal_no",
+        "存查样封条编号",
+        "Retained sample seal no.",
+    ),
+    (
+        "sample.test_seal_no",
+        "检验样封条编号",
+        "Test portion seal no.",
+    ),
+    ("sample.coal_category", "煤炭品种", "Coal category"),
+    ("sample.actions", "可执行操作", "Actions"),
+    // Technician pages
+    ("lab.worklist", "实验室工作清单", "Lab worklist"),
+    (
+        "lab.worklist_intro",
+        "进行中的样品，按截止时间排序；红色为已超期，黄色为 24 小时内到期。",
+        "Samples in progress by due time; red is overdue, yellow is due within 24 hours.",
+    ),
+    ("lab.register", "登记样品", "Register a sample"),
+    ("lab.empty", "没有进行中的样品", "No samples in progress"),
+    ("lab.supplier_code", "受检单位代码", "Supplier code"),
+    ("lab.sampler1", "采样人一", "Sampler 1"),
+    ("lab.sampler2", "采样人二", "Sampler 2"),
+    (
+        "lab.sampled_at",
+        "采样时间（北京时间）",
+        "Sampled at (Beijing time)",
+    ),
+    ("lab.registered", "样品已登记", "Sample registered"),
+    ("lab.sample_title", "样品", "Sample"),
+    ("lab.enter", "录入测定值", "Enter a determination"),
+    ("lab.analysis", "分析项目", "Analysis"),
+    ("lab.value", "测定值（%）", "Value (%)"),
+    ("lab.enter_submit", "保存测定值", "Save determination"),
+    ("lab.determinations", "测定值", "Determinations"),
+    ("lab.run", "轮次", "Run"),
+    ("lab.decision", "精密度判定", "Precision decision"),
+    ("lab.no_analyses", "尚无测定值", "No determinations yet"),
+    ("lab.results", "换算结果", "Converted results"),
+    (
+        "lab.preview",
+        "结论预览（未发布）",
+        "Verdict preview (not released)",
+    ),
+    (
+        "lab.preview_missing",
+        "尚不能预览结论",
+        "No verdict preview yet",
+    ),
+    ("lab.value_full", "全精度值", "Full-precision value"),
+    ("lab.value_reported", "报告值", "Reported value"),
+    ("lab.limit", "限值", "Limit"),
+    ("lab.limit_set", "限值依据", "Limit set"),
+    ("lab.verdict", "结论", "Verdict"),
+    ("lab.stages", "检验阶段", "Stages"),
+    ("lab.action_done", "操作已完成", "Action done"),
+    (
+        "lab.required_analyses",
+        "需测项目：Mad、Aad、St,ad",
+        "Needed: Mad, Aad, St,ad",
+    ),
+    // Reviewer
+    ("review.queue", "审核队列", "Review queue"),
+    ("review.empty", "没有待审核的样品", "Nothing to review"),
+    ("review.return_reason", "退回原因", "Reason for returning"),
+    // Regulator
+    ("reg.dashboard", "监管总览", "Oversight dashboard"),
+    ("reg.samples_total", "已发布样品数", "Released samples"),
+    ("reg.final_pass", "最终合格", "Final pass"),
+    ("reg.final_fail", "最终不合格", "Final fail"),
+    ("reg.pending", "结论未定", "Not final yet"),
+    ("reg.pass_rate", "合格率", "Pass rate"),
+    ("reg.open_appeals", "未结申诉", "Open appeals"),
+    ("reg.overdue", "超期阶段", "Overdue stages"),
+    ("reg.by_supplier", "按受检单位", "By supplier"),
+    ("reg.by_town", "按乡镇", "By town"),
+    ("reg.non_compliant", "不合格单位", "Non-compliant suppliers"),
+    ("reg.failed_samples", "不合格样品", "Failed samples"),
+    (
+        "reg.none_non_compliant",
+        "没有不合格单位",
+        "No non-compliant suppliers",
+    ),
+    ("reg.supplier", "受检单位", "Supplier"),
+    ("reg.supplier_name", "名称", "Name"),
+    ("reg.kind", "类型", "Kind"),
+    ("reg.licence", "许可证号", "Licence no."),
+    ("reg.last_final", "最近最终结论", "Latest final verdict"),
+    ("reg.chart", "质量趋势图", "Quality chart"),
+    (
+        "reg.chart_alt",
+        "该单位 Ad 与 St,d 的质量趋势图",
+        "Quality chart of Ad and St,d for this supplier",
+    ),
+    ("reg.stats", "统计", "Statistics"),
+    ("reg.n", "样品数", "n"),
+    ("reg.mean", "平均值", "Mean"),
+    ("reg.median", "中位数", "Median"),
+    ("reg.min", "最小值", "Min"),
+    ("reg.max", "最大值", "Max"),
+    ("reg.risk", "下次不合格概率", "Risk of the next fail"),
+    (
+        "reg.trend",
+        "趋势（每30天，Sen 斜率）",
+        "Trend (per 30 days, Sen's slope)",
+    ),
+    ("reg.samples", "样品", "Samples"),
+    ("reg.appeal", "申诉与复检", "Appeal and retest"),
+    (
+        "reg.record_receipt",
+        "登记企业收到结果",
+        "Record receipt of the result",
+    ),
+    (
+        "reg.received_at",
+        "收到时间（北京时间）",
+        "Received at (Beijing time)",
+    ),
+    (
+        "reg.retained_condition",
+        "存查样封条状况",
+        "Condition of the retained sample's seal",
+    ),
+    ("reg.appeal_reason", "申诉说明", "Appeal note"),
+    (
+        "reg.appeal_recorded",
+        "申诉已登记，复检开始",
+        "Appeal recorded: the retest has started",
+    ),
+    ("reg.receipt_recorded", "已登记收到时间", "Receipt recorded"),
+    ("reg.find_sample", "查找样品", "Find a sample"),
+    ("reg.no_samples", "没有已发布的样品", "No released samples"),
+];
+
+/// One language's texts by key.
+type Texts = HashMap<&'static str, &'static str>;
+
+fn tables() -> &'static (Texts, Texts) {
+    static T: OnceLock<(Texts, Texts)> = OnceLock::new();
+    T.get_or_init(|| {
+        let zh = CATALOGUE.iter().map(|(k, z, _)| (*k, *z)).collect();
+        let en = CATALOGUE.iter().map(|(k, _, e)| (*k, *e)).collect();
+        (zh, en)
+    })
+}
+
+/// The text of `key` in `lang`, if the catalogue has it.
+pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
+    let (zh, en) = tables();
+    match lang {
+        Lang::Zh => zh.get(key).copied(),
+        Lang::En => en.get(key).copied(),
+    }
+}
+
+/// The text of `key` in `lang`; an unknown key comes back as itself (tests keep that from
+/// happening on any page).
+pub fn t(lang: Lang, key: &str) -> String {
+    lookup(lang, key).map_or_else(|| key.to_string(), str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::lifecycle::{Action, SampleState};
+    use crate::domain::terms::{Analysis, ResultParameter, Role, Stage, SupplierKind, Verdict};
+
+    #[test]
+    fn every_key_is_unique_and_has_both_languages() {
+        let mut seen = std::collections::HashSet::new();
+        for (k, zh, en) in CATALOGUE {
+            assert!(seen.insert(*k), "duplicate key {k}");
+            assert!(!zh.trim().is_empty(), "{k} has no Chinese text");
+            assert!(!en.trim().is_empty(), "{k} has no English text");
+            assert_eq!(lookup(Lang::Zh, k), Some(*zh));
+            assert_eq!(lookup(Lang::En, k), Some(*en));
+        }
+    }
+
+    #[test]
+    fn every_domain_code_has_a_label() {
+        let mut keys: Vec<String> = Vec::new();
+        keys.extend(
+            SampleState::ALL
+                .iter()
+                .map(|s| format!("state.{}", s.as_code())),
+        );
+        keys.extend(
+            Action::ALL
+                .iter()
+                .map(|s| format!("action.{}", s.as_code())),
+        );
+        keys.extend(Stage::ALL.iter().map(|s| format!("stage.{}", s.as_code())));
+        keys.extend(
+            Verdict::ALL
+                .iter()
+                .map(|s| format!("verdict.{}", s.as_code())),
+        );
+        keys.extend(
+            Analysis::ALL
+                .iter()
+                .map(|s| format!("analysis.{}", s.as_code())),
+        );
+        keys.extend(
+            ResultParameter::ALL
+                .iter()
+                .map(|s| format!("param.{}", s.as_code())),
+        );
+        keys.extend(Role::ALL.iter().map(|s| format!("role.{}", s.as_code())));
+        keys.extend(
+            SupplierKind::ALL
+                .iter()
+                .map(|s| format!("kind.{}", s.as_code())),
+        );
+        for k in [
+            "accepted",
+            "needs_another_determination",
+            "discard_and_restart",
+        ] {
+            keys.push(format!("outcome.{k}"));
+        }
+        for k in keys {
+            assert!(lookup(Lang::Zh, &k).is_some(), "no label for {k}");
+        }
+        // The field's own words, checked by hand against src/domain/terms.rs.
+        assert_eq!(t(Lang::Zh, "stage.initial_test"), "初检");
+        assert_eq!(t(Lang::Zh, "stage.retest"), "复检");
+        assert_eq!(t(Lang::Zh, "verdict.fail"), "不合格");
+        assert_eq!(t(Lang::En, "verdict.pass"), "pass");
+    }
+
+    #[test]
+    fn lang_parse_defaults_to_chinese() {
+        assert_eq!(Lang::parse("en"), Lang::En);
+        assert_eq!(Lang::parse("en-GB"), Lang::En);
+        assert_eq!(Lang::parse("zh-CN"), Lang::Zh);
+        assert_eq!(Lang::parse("fr"), Lang::Zh);
+        assert_eq!(t(Lang::En, "no.such.key"), "no.such.key");
+    }
+}

@@ -1,0 +1,402 @@
+//! The web interface (issue 7) over real HTTP: every page with every role (and with nobody
+//! signed in) against the authorization table, HTML error pages instead of JSON, CSRF on forms,
+//! the language switch, and the bench flow of a technician through plain HTML forms (the
+//! server's precision decision on the page at once).
+
+mod people_support;
+
+use coallab::api::access::{roles_for, Endpoint};
+use coallab::domain::lifecycle::Action;
+use coallab::domain::terms::Role;
+use coallab::service::workflow::ActionRequest;
+use people_support::{act, spawn, tested_sample, Backend, TestServer, FAILING};
+
+/// (role, user name) of the demo people; passwords are `<user>-demo-pass`.
+const PEOPLE: [(Role, &str); 5] = [
+    (Role::Technician, "tech-wang"),
+    (Role::Reviewer, "rev-zhao"),
+    (Role::Regulator, "reg-chen"),
+    (Role::Auditor, "aud-liu"),
+    (Role::Admin, "admin"),
+];
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .expect("client")
+}
+
+/// A signed-in browser: the session cookie, its CSRF token (read from the page) and the
+/// language cookie.
+struct Browser {
+    base: String,
+    session: String,
+    lang: Option<&'static str>,
+    /// The one-shot message cookie a POST set (a browser sends it with the next page).
+    flash: std::cell::RefCell<Option<String>>,
+    client: reqwest::blocking::Client,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    content_type: String,
+    body: String,
+}
+
+impl Browser {
+    fn sign_in(server: &TestServer, user: &str) -> Browser {
+        let client = client();
+        let r = client
+            .post(format!("{}/ui/login", server.address))
+            .form(&[
+                ("username", user),
+                ("password", &format!("{user}-demo-pass")),
+                ("next", "/ui/"),
+            ])
+            .send()
+            .expect("login");
+        assert_eq!(r.status().as_u16(), 303, "login of {user}");
+        assert_eq!(r.headers()["location"], "/ui/");
+        let session = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix("coallab_session="))
+            .and_then(|c| c.split(';').next())
+            .expect("session cookie")
+            .to_string();
+        Browser {
+            base: server.address.clone(),
+            session,
+            lang: None,
+            flash: Default::default(),
+            client,
+        }
+    }
+
+    fn cookies(&self) -> String {
+        let mut c = format!("coallab_session={}", self.session);
+        if let Some(l) = self.lang {
+            c.push_str(&format!("; lang={l}"));
+        }
+        if let Some(f) = self.flash.take() {
+            c.push_str(&format!("; coallab_flash={f}"));
+        }
+        c
+    }
+
+    fn get(&self, path: &str) -> Page {
+        page(
+            self.client
+                .get(format!("{}{path}", self.base))
+                .header("Cookie", self.cookies())
+                .send()
+                .expect("GET"),
+        )
+    }
+
+    fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("Cookie", self.cookies())
+            .form(form)
+            .send()
+            .expect("POST");
+        let flash = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix("coallab_flash="))
+            .and_then(|c| c.split(';').next())
+            .map(str::to_string);
+        *self.flash.borrow_mut() = flash;
+        page(r)
+    }
+
+    /// The CSRF token of the page's forms.
+    fn csrf(&self) -> String {
+        let body = self.get("/ui/").body;
+        let marker = "name=\"csrf_token\" value=\"";
+        let at = body.find(marker).expect("a form with the CSRF token") + marker.len();
+        body[at..].split('"').next().expect("token").to_string()
+    }
+}
+
+fn page(r: reqwest::blocking::Response) -> Page {
+    Page {
+        status: r.status().as_u16(),
+        location: r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        content_type: r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
+        body: r.text().expect("body"),
+    }
+}
+
+/// Every page of `coallab::web::PAGES`, with the roles that must see it, written out here by
+/// hand (the test also checks the table says the same).
+fn expected() -> Vec<(&'static str, Endpoint, Vec<Role>)> {
+    use Role::*;
+    vec![
+        (
+            "/ui/",
+            Endpoint::UiHome,
+            vec![Technician, Reviewer, Regulator, Auditor, Admin],
+        ),
+        ("/ui/lab", Endpoint::UiLab, vec![Technician, Reviewer]),
+        (
+            "/ui/lab/register",
+            Endpoint::UiLab,
+            vec![Technician, Reviewer],
+        ),
+        (
+            "/ui/lab/samples/{key}",
+            Endpoint::UiLab,
+            vec![Technician, Reviewer],
+        ),
+        ("/ui/review", Endpoint::UiReview, vec![Reviewer]),
+        (
+            "/ui/regulator",
+            Endpoint::UiOversight,
+            vec![Regulator, Auditor, Admin],
+        ),
+        (
+            "/ui/regulator/samples/{key}",
+            Endpoint::UiOversight,
+            vec![Regulator, Auditor, Admin],
+        ),
+        (
+            "/ui/regulator/suppliers/{code}",
+            Endpoint::UiOversight,
+            vec![Regulator, Auditor, Admin],
+        ),
+    ]
+}
+
+fn every_page_with_every_role(backend: Backend) {
+    let Some(server) = spawn(backend) else {
+        return;
+    };
+    let p = &server.people;
+    // A released failing sample of SP-01: the lab and the regulator both may open it.
+    let id = tested_sample(&server.db, &p.tech, &FAILING, 1);
+    act(
+        &server.db,
+        &p.reviewer,
+        id,
+        Action::Release,
+        ActionRequest::default(),
+        people_support::local(2026, 3, 5, 10, 0),
+    )
+    .expect("release");
+
+    let listed: Vec<&str> = coallab::web::PAGES.iter().map(|(_, p)| *p).collect();
+    let mine: Vec<&str> = expected().iter().map(|(p, _, _)| *p).collect();
+    assert_eq!(
+        listed, mine,
+        "tests/web.rs must walk exactly coallab::web::PAGES"
+    );
+
+    let browsers: Vec<(Role, Browser)> = PEOPLE
+        .iter()
+        .map(|(role, user)| (*role, Browser::sign_in(&server, user)))
+        .collect();
+    let anonymous = client();
+    for (path, endpoint, roles) in expected() {
+        let mut table = roles_for(endpoint).to_vec();
+        table.sort_by_key(|r| r.as_code());
+        let mut want = roles.clone();
+        want.sort_by_key(|r| r.as_code());
+        assert_eq!(
+            table, want,
+            "{path}: src/api/access.rs disagrees with this test"
+        );
+        let url = path
+            .replace("{key}", &id.to_string())
+            .replace("{code}", "SP-01");
+        for (role, b) in &browsers {
+            let got = b.get(&url);
+            let status = if roles.contains(role) { 200 } else { 403 };
+            assert_eq!(got.status, status, "{role:?} on {url}: {}", got.body);
+            assert!(
+                got.content_type.starts_with("text/html"),
+                "{role:?} on {url}: {} is not an HTML page",
+                got.content_type
+            );
+            if status == 403 {
+                // The 403 page in Chinese (the default language): 无权访问 "not allowed".
+                assert!(got.body.contains("无权访问"), "{}", got.body);
+            }
+        }
+        // Nobody signed in: to the sign-in page, and back here afterwards.
+        let r = page(
+            anonymous
+                .get(format!("{}{url}", server.address))
+                .send()
+                .expect("GET"),
+        );
+        assert_eq!(r.status, 303, "{url} without a session");
+        assert_eq!(
+            r.location.as_deref(),
+            Some(format!("/ui/login?next={url}").as_str())
+        );
+    }
+    // `/` goes to the interface; an unknown /ui page is an HTML 404, not the API's JSON.
+    let root = page(
+        anonymous
+            .get(format!("{}/", server.address))
+            .send()
+            .expect("GET /"),
+    );
+    assert_eq!((root.status, root.location.as_deref()), (303, Some("/ui/")));
+    let missing = browsers[0].1.get("/ui/no-such-page");
+    assert_eq!(missing.status, 404);
+    assert!(missing.content_type.starts_with("text/html"));
+    // The API keeps its JSON errors.
+    let api = page(
+        anonymous
+            .get(format!("{}/api/v1/no-such", server.address))
+            .send()
+            .expect("GET"),
+    );
+    assert!(api.content_type.starts_with("application/json"));
+}
+
+#[test]
+fn sqlite_every_page_with_every_role() {
+    every_page_with_every_role(Backend::Sqlite);
+}
+
+#[test]
+fn pg_every_page_with_every_role() {
+    every_page_with_every_role(Backend::Postgres);
+}
+
+/// The bench through HTML forms: register, receive, start, a pair over r asks for a third, the
+/// accepted mean, submit; CSRF is required; English by the switch.
+#[test]
+fn sqlite_bench_flow_in_html_forms() {
+    let Some(server) = spawn(Backend::Sqlite) else {
+        return;
+    };
+    let tech = Browser::sign_in(&server, "tech-wang");
+    let csrf = tech.csrf();
+    let sampled = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let form = |csrf: &str| {
+        vec![
+            ("csrf_token", csrf.to_string()),
+            ("supplier_code", "SP-02".to_string()),
+            ("sampler1", "张伟".to_string()),
+            ("sampler2", "刘洋".to_string()),
+            ("sampled_at", sampled.clone()),
+            ("coal_category", "无烟块煤".to_string()),
+            ("test_seal_no", "T-WEB-1".to_string()),
+            ("retained_seal_no", "B-WEB-1".to_string()),
+        ]
+    };
+    // Without the CSRF token: a 403 HTML page, and nothing registered.
+    let bad = form("0".repeat(64).as_str());
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = tech.post("/ui/lab/register", &bad);
+    assert_eq!(refused.status, 403);
+    assert!(refused.content_type.starts_with("text/html"));
+    // A refusal of the service comes back on the form, values kept: one sampler named twice.
+    let mut twice = form(&csrf);
+    twice[3].1 = "张伟".into();
+    let twice: Vec<(&str, &str)> = twice.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let again = tech.post("/ui/lab/register", &twice);
+    assert_eq!(again.status, 422, "{}", again.body);
+    assert!(again.body.contains("at least two different samplers"));
+    assert!(again.body.contains("value=\"T-WEB-1\""));
+
+    let good = form(&csrf);
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let done = tech.post("/ui/lab/register", &good);
+    assert_eq!(done.status, 303, "{}", done.body);
+    let sample_page = done.location.expect("to the sample page");
+    assert!(sample_page.starts_with("/ui/lab/samples/"));
+    let shown = tech.get(&sample_page);
+    assert!(
+        shown.body.contains("样品已登记"),
+        "the flash says registered"
+    );
+    assert!(shown.body.contains("data-state=\"registered\""));
+    let id = sample_page.rsplit('/').next().unwrap().to_string();
+    let act = |action: &str, version: &str| {
+        let r = tech.post(
+            &format!("/ui/lab/samples/{id}/action"),
+            &[
+                ("csrf_token", &csrf),
+                ("action", action),
+                ("version", version),
+            ],
+        );
+        assert_eq!(r.status, 303, "{action}");
+        tech.get(&sample_page)
+    };
+    assert!(act("receive", "1").body.contains("data-state=\"received\""));
+    assert!(act("start", "2")
+        .body
+        .contains("data-state=\"initial_testing\""));
+    let enter = |analysis: &str, value: &str| {
+        let r = tech.post(
+            &format!("/ui/lab/samples/{id}/determinations"),
+            &[
+                ("csrf_token", &csrf),
+                ("analysis", analysis),
+                ("value", value),
+            ],
+        );
+        assert_eq!(r.status, 303);
+        tech.get(&sample_page).body
+    };
+    // Aad 15.02 / 15.37: range 0.35 > r 0.30 (mean 15.195 in 15.00–30.00 %) → one more.
+    enter("aad", "15.02");
+    let second = enter("aad", "15.37");
+    assert!(
+        second.contains("data-outcome=\"needs_another_determination\""),
+        "{second}"
+    );
+    assert!(second.contains("超出重复性限 r，需再做一次测定"));
+    // Third 15.20: range of three 0.35 ≤ 1.2 × 0.30 = 0.36 → accepted, mean
+    // (15.02 + 15.37 + 15.20) / 3 = 45.59 / 3 = 15.196666…
+    let third = enter("aad", "15.20");
+    assert!(third.contains("data-outcome=\"accepted\""), "{third}");
+    assert!(third.contains("15.196666"), "{third}");
+    // A refusal (Mad ≥ 100) is the page's message, in Chinese by default.
+    let bad = enter("mad", "120");
+    assert!(bad.contains("输入值无效"), "{bad}");
+    // English by the switch: the cookie, then the same page in English.
+    let switch = page(
+        tech.client
+            .get(format!("{}/ui/lang?to=en&back={sample_page}", tech.base))
+            .send()
+            .expect("switch"),
+    );
+    assert_eq!(switch.status, 303);
+    assert_eq!(switch.location.as_deref(), Some(sample_page.as_str()));
+    let mut en = Browser {
+        lang: Some("en"),
+        ..tech
+    };
+    en.client = client();
+    let english = en.get(&sample_page);
+    assert!(english.body.contains("<html lang=\"en\">"));
+    assert!(english.body.contains("initial test in progress"));
+}
