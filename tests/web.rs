@@ -183,6 +183,9 @@ fn expected() -> Vec<(&'static str, Endpoint, Vec<Role>)> {
             Endpoint::UiOversight,
             vec![Regulator, Auditor, Admin],
         ),
+        ("/ui/audit/tat", Endpoint::UiAudit, vec![Auditor, Admin]),
+        ("/ui/audit/trail", Endpoint::UiAudit, vec![Auditor, Admin]),
+        ("/ui/audit/chain", Endpoint::UiAudit, vec![Auditor, Admin]),
     ]
 }
 
@@ -254,6 +257,35 @@ fn every_page_with_every_role(backend: Backend) {
             Some(format!("/ui/login?next={url}").as_str())
         );
     }
+    // The auditor's pages show real data: the chain holds, the release is in the trail, and the
+    // TAT report offers the API's CSV with the same filters.
+    let auditor = &browsers[3].1;
+    let chain = auditor.get("/ui/audit/chain").body;
+    assert!(chain.contains("data-ok=\"true\""), "{chain}");
+    let trail = auditor.get(&format!(
+        "/ui/audit/trail?sample_id={id}&action=stage.release"
+    ));
+    assert!(
+        trail.body.contains(">1 条记录"),
+        "one release of this sample: {}",
+        trail.body
+    );
+    let tat = auditor.get("/ui/audit/tat?from=2026-03-01&to=2026-03-31&group_by=stage&stage=");
+    assert_eq!(tat.status, 200, "{}", tat.body);
+    // minijinja escapes "/" in attributes as &#x2f;, which the browser reads as "/".
+    assert!(
+        tat.body
+            .contains("tat?format=csv&amp;from=2026-03-01&amp;to=2026-03-31&amp;group_by=stage\""),
+        "{}",
+        tat.body
+    );
+    // Received Mon 2026-03-02 14:00, released Thu 2026-03-05 10:00 (Beijing): 2 working days
+    // and 20 hours = 2 + 20/24 = 2.8333… working days, shown to 3 decimals.
+    assert!(
+        tat.body.contains("<td class=\"num\">2.833</td>"),
+        "{}",
+        tat.body
+    );
     // `/` goes to the interface; an unknown /ui page is an HTML 404, not the API's JSON.
     let root = page(
         anonymous

@@ -57,6 +57,9 @@ pub enum Endpoint {
     /// Web interface: recording the enterprise's receipt of a result and its appeal (the
     /// retest request) on `/ui/regulator/samples/{key}`.
     UiAppeal,
+    /// Web interface: `/ui/audit…` the turnaround report (with its CSV), the audit trail and
+    /// the audit-chain check.
+    UiAudit,
 }
 
 /// The roles allowed on an endpoint. This table is the whole of the authorization policy.
@@ -85,6 +88,7 @@ pub fn roles_for(endpoint: Endpoint) -> &'static [Role] {
         Endpoint::UiReview => &[Reviewer],
         Endpoint::UiOversight => &[Regulator, Auditor, Admin],
         Endpoint::UiAppeal => &[Regulator, Admin],
+        Endpoint::UiAudit => &[Auditor, Admin],
     }
 }
 
@@ -153,6 +157,10 @@ mod tests {
         within(
             Endpoint::UiAppeal,
             &[Endpoint::SampleAction, Endpoint::RecordResultReceived],
+        );
+        within(
+            Endpoint::UiAudit,
+            &[Endpoint::TatReport, Endpoint::ReadAudit],
         );
     }
 }

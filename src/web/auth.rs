@@ -33,6 +33,9 @@ const NAV: &[(&str, &str, Endpoint)] = &[
     ("/ui/lab/register", "lab.register", Endpoint::UiLab),
     ("/ui/review", "review.queue", Endpoint::UiReview),
     ("/ui/regulator", "reg.dashboard", Endpoint::UiOversight),
+    ("/ui/audit/tat", "audit.tat", Endpoint::UiAudit),
+    ("/ui/audit/trail", "audit.trail", Endpoint::UiAudit),
+    ("/ui/audit/chain", "audit.chain", Endpoint::UiAudit),
 ];
 
 /// The language of a request: the `lang` cookie, else Chinese.

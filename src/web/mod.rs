@@ -7,6 +7,7 @@
 //! the one authorization table, `src/api/access.rs`. Handlers are thin: they call the service
 //! functions the JSON API calls.
 
+pub mod auditor;
 pub mod auth;
 pub mod i18n;
 pub mod page;
@@ -30,6 +31,9 @@ pub const PAGES: &[(&str, &str)] = &[
     ("GET", "/ui/regulator"),
     ("GET", "/ui/regulator/samples/{key}"),
     ("GET", "/ui/regulator/suppliers/{code}"),
+    ("GET", "/ui/audit/tat"),
+    ("GET", "/ui/audit/trail"),
+    ("GET", "/ui/audit/chain"),
 ];
 
 async fn css() -> HttpResponse {
@@ -130,6 +134,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/regulator/suppliers/{code}",
                 web::get().to(regulator::supplier_page),
             )
+            .route("/audit/tat", web::get().to(auditor::tat))
+            .route("/audit/trail", web::get().to(auditor::trail))
+            .route("/audit/chain", web::get().to(auditor::chain))
             .default_service(web::to(not_found)),
     );
 }

@@ -29,6 +29,9 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("dashboard.html", include_str!("templates/dashboard.html")),
     ("reg_sample.html", include_str!("templates/reg_sample.html")),
     ("supplier.html", include_str!("templates/supplier.html")),
+    ("tat.html", include_str!("templates/tat.html")),
+    ("trail.html", include_str!("templates/trail.html")),
+    ("chain.html", include_str!("templates/chain.html")),
 ];
 
 /// The stylesheet served at `/ui/static/app.css` (system fonts, no download).

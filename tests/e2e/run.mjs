@@ -8,7 +8,8 @@
 //   it, enters determinations (one pair over r asks for a third), submits; reviewer rev-zhao
 //   releases it from the review queue; regulator reg-chen sees the failure, records the
 //   enterprise's receipt of the result and its appeal; technician tech-li (demo-technician-2)
-//   enters the retest; the reviewer releases it; the final verdict shows on the supplier page.
+//   enters the retest; the reviewer releases it; the final verdict shows on the supplier page;
+//   auditor aud-liu checks the audit chain, finds the appeal in the trail, downloads the TAT CSV.
 // Screenshots of every page go to $E2E_SCREENSHOTS (default target/e2e-screenshots).
 //
 // Usage: node run.mjs [path/to/coallab]   (default target/debug/coallab, built beforehand)
@@ -252,6 +253,29 @@ async function flow(lang, n) {
   assert.ok(chart, 'the supplier chart loads');
   await snap(p, `${lang}-supplier-final`);
   await reg2.context.close();
+
+  // 7. The auditor: the chain still holds after all this, the trail has the appeal, the TAT
+  //    report offers its CSV.
+  const aud = await signIn('aud-liu', lang);
+  p = aud.page;
+  await p.click('a[href="/ui/audit/chain"]');
+  assert.equal(await p.getAttribute('#chain-status', 'data-ok'), 'true');
+  await snap(p, `${lang}-audit-chain`);
+  await p.click('a[href="/ui/audit/trail"]');
+  await p.fill('#action', 'sample.request_retest');
+  await p.click('form.filters button');
+  await p.waitForSelector('#trail');
+  assert.ok((await p.textContent('#trail')).includes(code), 'the appeal is in the audit trail');
+  await snap(p, `${lang}-audit-trail`);
+  await p.click('a[href="/ui/audit/tat"]');
+  await p.waitForSelector('#tat-csv');
+  const csv = await p.evaluate(async () => {
+    const r = await fetch(document.querySelector('#tat-csv').href);
+    return `${r.status} ${(await r.text()).split('\n')[0]}`;
+  });
+  assert.match(csv, /^200 as_of,stage,group,/);
+  await snap(p, `${lang}-audit-tat`);
+  await aud.context.close();
   log(`== flow in ${lang} passed (${code})`);
 }
 
