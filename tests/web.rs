@@ -319,9 +319,8 @@ fn pg_every_page_with_every_role() {
 
 /// The bench through HTML forms: register, receive, start, a pair over r asks for a third, the
 /// accepted mean, submit; CSRF is required; English by the switch.
-#[test]
-fn sqlite_bench_flow_in_html_forms() {
-    let Some(server) = spawn(Backend::Sqlite) else {
+fn bench_flow_in_html_forms(backend: Backend) {
+    let Some(server) = spawn(backend) else {
         return;
     };
     let tech = Browser::sign_in(&server, "tech-wang");
@@ -431,4 +430,14 @@ fn sqlite_bench_flow_in_html_forms() {
     let english = en.get(&sample_page);
     assert!(english.body.contains("<html lang=\"en\">"));
     assert!(english.body.contains("initial test in progress"));
+}
+
+#[test]
+fn sqlite_bench_flow_in_html_forms() {
+    bench_flow_in_html_forms(Backend::Sqlite);
+}
+
+#[test]
+fn pg_bench_flow_in_html_forms() {
+    bench_flow_in_html_forms(Backend::Postgres);
 }
