@@ -58,19 +58,11 @@ pub(crate) fn samples_in_states(
             }
             Ok(())
         })?;
-        let soon = now + chrono::Duration::hours(DUE_SOON_HOURS);
         let mut out: Vec<WorkItem> = items
             .into_iter()
-            .map(|s| {
-                let due = s
-                    .due_at
-                    .as_deref()
-                    .and_then(|d| DateTime::parse_from_rfc3339(d).ok());
-                let due_soon = !s.overdue && due.is_some_and(|d| d <= soon);
-                WorkItem {
-                    sample: s,
-                    due_soon,
-                }
+            .map(|s| WorkItem {
+                due_soon: due_soon(s.due_at.as_deref(), s.overdue, now),
+                sample: s,
             })
             .collect();
         out.sort_by(|a, b| {
@@ -79,6 +71,15 @@ pub(crate) fn samples_in_states(
         });
         Ok(out)
     })
+}
+
+/// Due within [`DUE_SOON_HOURS`] of `now` and not already overdue (`due_at` RFC 3339).
+pub fn due_soon(due_at: Option<&str>, overdue: bool, now: DateTime<Utc>) -> bool {
+    let soon = now + chrono::Duration::hours(DUE_SOON_HOURS);
+    !overdue
+        && due_at
+            .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+            .is_some_and(|d| d <= soon)
 }
 
 const IN_PROGRESS: &[SampleState] = &[
@@ -391,6 +392,20 @@ pub async fn action(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn due_soon_means_within_24_hours_and_not_overdue() {
+        let now = DateTime::parse_from_rfc3339("2026-11-30T02:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        // 2026-12-01T02:00Z is exactly 24 h later: still "due soon"; a minute more is not.
+        assert!(due_soon(Some("2026-12-01T02:00:00Z"), false, now));
+        assert!(!due_soon(Some("2026-12-01T02:01:00Z"), false, now));
+        assert!(due_soon(Some("2026-11-30T10:00:00+08:00"), false, now));
+        // Overdue wins over due soon; no due instant (registered) is neither.
+        assert!(!due_soon(Some("2026-11-30T01:00:00Z"), true, now));
+        assert!(!due_soon(None, false, now));
+    }
 
     #[test]
     fn datetime_local_is_read_as_beijing_time() {
