@@ -186,6 +186,7 @@ fn expected() -> Vec<(&'static str, Endpoint, Vec<Role>)> {
         ("/ui/audit/tat", Endpoint::UiAudit, vec![Auditor, Admin]),
         ("/ui/audit/trail", Endpoint::UiAudit, vec![Auditor, Admin]),
         ("/ui/audit/chain", Endpoint::UiAudit, vec![Auditor, Admin]),
+        ("/ui/admin/limit-sets", Endpoint::UiAdmin, vec![Admin]),
     ]
 }
 
@@ -257,6 +258,20 @@ fn every_page_with_every_role(backend: Backend) {
             Some(format!("/ui/login?next={url}").as_str())
         );
     }
+    // Finding a sample by its code goes to its page; the lab may not use the regulator's search.
+    let code = browsers[2]
+        .1
+        .get(&format!("/ui/regulator/samples/{id}"))
+        .body;
+    assert!(code.contains("DEMO-2026-"), "{code}");
+    let found = browsers[2]
+        .1
+        .get("/ui/regulator/find?code=DEMO-2026-000001");
+    assert_eq!(
+        (found.status, found.location.as_deref()),
+        (303, Some("/ui/regulator/samples/DEMO-2026-000001"))
+    );
+    assert_eq!(browsers[0].1.get("/ui/regulator/find?code=x").status, 403);
     // The auditor's pages show real data: the chain holds, the release is in the trail, and the
     // TAT report offers the API's CSV with the same filters.
     let auditor = &browsers[3].1;
@@ -286,6 +301,13 @@ fn every_page_with_every_role(backend: Backend) {
         "{}",
         tat.body
     );
+    // The admin sees the Handan rule of the demo county: St,d < 1.00 (STANDARDS.md §5).
+    let sets = browsers[4].1.get("/ui/admin/limit-sets").body;
+    assert!(
+        sets.contains("data-limit-set=\"cn-he-handan-2013\""),
+        "{sets}"
+    );
+    assert!(sets.contains("<td class=\"num\">&lt; 1.00</td>"), "{sets}");
     // `/` goes to the interface; an unknown /ui page is an HTML 404, not the API's JSON.
     let root = page(
         anonymous

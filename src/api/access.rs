@@ -60,6 +60,9 @@ pub enum Endpoint {
     /// Web interface: `/ui/audit…` the turnaround report (with its CSV), the audit trail and
     /// the audit-chain check.
     UiAudit,
+    /// Web interface: `/ui/admin…` reference data for administrators (the limit sets in force,
+    /// with their sources).
+    UiAdmin,
 }
 
 /// The roles allowed on an endpoint. This table is the whole of the authorization policy.
@@ -89,6 +92,7 @@ pub fn roles_for(endpoint: Endpoint) -> &'static [Role] {
         Endpoint::UiOversight => &[Regulator, Auditor, Admin],
         Endpoint::UiAppeal => &[Regulator, Admin],
         Endpoint::UiAudit => &[Auditor, Admin],
+        Endpoint::UiAdmin => &[Admin],
     }
 }
 
@@ -157,6 +161,10 @@ mod tests {
         within(
             Endpoint::UiAppeal,
             &[Endpoint::SampleAction, Endpoint::RecordResultReceived],
+        );
+        within(
+            Endpoint::UiAdmin,
+            &[Endpoint::ReadReference, Endpoint::WriteReference],
         );
         within(
             Endpoint::UiAudit,

@@ -36,6 +36,11 @@ const NAV: &[(&str, &str, Endpoint)] = &[
     ("/ui/audit/tat", "audit.tat", Endpoint::UiAudit),
     ("/ui/audit/trail", "audit.trail", Endpoint::UiAudit),
     ("/ui/audit/chain", "audit.chain", Endpoint::UiAudit),
+    (
+        "/ui/admin/limit-sets",
+        "admin.limit_sets",
+        Endpoint::UiAdmin,
+    ),
 ];
 
 /// The language of a request: the `lang` cookie, else Chinese.

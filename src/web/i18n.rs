@@ -531,6 +531,18 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     ("audit.events_checked", "已校验记录数", "Events checked"),
     ("audit.first_broken", "第一处断裂", "First broken link"),
+    // Admin
+    ("admin.limit_sets", "限值标准", "Limit sets"),
+    ("admin.intro", "判定所用的限值，各附来源；登记样品时冻结当时有效的限值。修改请用 API 或命令行导入。", "The limits verdicts use, each with its source; a sample freezes the sets in force when it is registered. Change them with the API or a command-line import."),
+    ("admin.id", "编号", "Id"),
+    ("admin.jurisdiction", "适用地区", "Jurisdiction"),
+    ("admin.effective", "有效期", "In force"),
+    ("admin.categories", "适用煤种", "Coal categories"),
+    ("admin.all_categories", "全部煤种", "all categories"),
+    ("admin.decimals", "修约位数", "Decimals"),
+    ("admin.method", "比较方法", "Comparison"),
+    ("method.full_value", "全数值比较法", "full value"),
+    ("method.rounded_value", "修约值比较法", "rounded value"),
 ];
 
 /// One language's texts by key.
@@ -564,7 +576,9 @@ pub fn t(lang: Lang, key: &str) -> String {
 mod tests {
     use super::*;
     use crate::domain::lifecycle::{Action, SampleState};
-    use crate::domain::terms::{Analysis, ResultParameter, Role, Stage, SupplierKind, Verdict};
+    use crate::domain::terms::{
+        Analysis, ComparisonMethod, Operator, ResultParameter, Role, Stage, SupplierKind, Verdict,
+    };
 
     #[test]
     fn every_key_is_unique_and_has_both_languages() {

@@ -7,6 +7,7 @@
 //! the one authorization table, `src/api/access.rs`. Handlers are thin: they call the service
 //! functions the JSON API calls.
 
+pub mod admin;
 pub mod auditor;
 pub mod auth;
 pub mod i18n;
@@ -34,6 +35,7 @@ pub const PAGES: &[(&str, &str)] = &[
     ("GET", "/ui/audit/tat"),
     ("GET", "/ui/audit/trail"),
     ("GET", "/ui/audit/chain"),
+    ("GET", "/ui/admin/limit-sets"),
 ];
 
 async fn css() -> HttpResponse {
@@ -118,6 +120,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .route("/review", web::get().to(reviewer::queue))
             .route("/regulator", web::get().to(regulator::dashboard))
+            .route("/regulator/find", web::get().to(regulator::find))
             .route(
                 "/regulator/samples/{key}",
                 web::get().to(regulator::sample_page),
@@ -137,6 +140,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/audit/tat", web::get().to(auditor::tat))
             .route("/audit/trail", web::get().to(auditor::trail))
             .route("/audit/chain", web::get().to(auditor::chain))
+            .route("/admin/limit-sets", web::get().to(admin::limit_sets))
             .default_service(web::to(not_found)),
     );
 }

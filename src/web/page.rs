@@ -32,6 +32,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("tat.html", include_str!("templates/tat.html")),
     ("trail.html", include_str!("templates/trail.html")),
     ("chain.html", include_str!("templates/chain.html")),
+    ("limit_sets.html", include_str!("templates/limit_sets.html")),
 ];
 
 /// The stylesheet served at `/ui/static/app.css` (system fonts, no download).

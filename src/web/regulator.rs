@@ -131,6 +131,30 @@ pub async fn dashboard(
     )
 }
 
+/// The find-a-sample form.
+#[derive(Debug, Deserialize)]
+pub struct FindQuery {
+    /// Sample code (or report number's sample part, or id).
+    pub code: String,
+}
+
+/// `GET /ui/regulator/find?code=…`: goes to the sample's page (which answers 404 for a sample
+/// that does not exist or is not released).
+///
+/// # Errors
+/// Login or 403.
+pub async fn find(ui: Ui, q: web::Query<FindQuery>) -> Result<HttpResponse, WebError> {
+    ui.require(Endpoint::UiOversight)?;
+    let code = q.code.trim();
+    Ok(see_other(
+        &format!(
+            "/ui/regulator/samples/{}",
+            crate::web::page::encode_query(code).replace('/', "%2F")
+        ),
+        None,
+    ))
+}
+
 /// `GET /ui/regulator/samples/{key}`: a released sample.
 ///
 /// # Errors
