@@ -627,6 +627,12 @@ mod tests {
                 .iter()
                 .map(|s| format!("kind.{}", s.as_code())),
         );
+        keys.extend(Operator::ALL.iter().map(|s| format!("op.{}", s.as_code())));
+        keys.extend(
+            ComparisonMethod::ALL
+                .iter()
+                .map(|s| format!("method.{}", s.as_code())),
+        );
         for k in [
             "accepted",
             "needs_another_determination",
