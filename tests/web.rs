@@ -187,6 +187,9 @@ fn expected() -> Vec<(&'static str, Endpoint, Vec<Role>)> {
         ("/ui/audit/trail", Endpoint::UiAudit, vec![Auditor, Admin]),
         ("/ui/audit/chain", Endpoint::UiAudit, vec![Auditor, Admin]),
         ("/ui/admin/limit-sets", Endpoint::UiAdmin, vec![Admin]),
+        ("/ui/admin/suppliers", Endpoint::UiAdmin, vec![Admin]),
+        ("/ui/admin/users", Endpoint::UiAdmin, vec![Admin]),
+        ("/ui/admin/calendars", Endpoint::UiAdmin, vec![Admin]),
     ]
 }
 
@@ -308,6 +311,32 @@ fn every_page_with_every_role(backend: Backend) {
         "{sets}"
     );
     assert!(sets.contains("<td class=\"num\">&lt; 1.00</td>"), "{sets}");
+    // The admin's lists: the six demo people, the official calendar's Spring Festival 2026.
+    let users = browsers[4].1.get("/ui/admin/users").body;
+    assert_eq!(users.matches("<tr data-user=").count(), 6, "{users}");
+    assert!(users.contains("<tr data-user=\"tech-li\">"));
+    let cals = browsers[4].1.get("/ui/admin/calendars").body;
+    assert!(cals.contains("<td>2026-02-17</td>"), "{cals}");
+    // Adding a supplier through the form; the same code again is refused on the form.
+    let admin = &browsers[4].1;
+    let csrf = admin.csrf();
+    let fields = [
+        ("csrf_token", csrf.as_str()),
+        ("code", "SP-99"),
+        ("name", "测试销售点 Test Point"),
+        ("kind", "sale_point"),
+        ("town", "测试镇"),
+        ("licence_no", "LIC-WEB-99"),
+        ("jurisdiction_code", "cn-he-handan"),
+    ];
+    let added = admin.post("/ui/admin/suppliers", &fields);
+    assert_eq!(added.status, 303, "{}", added.body);
+    let list = admin.get("/ui/admin/suppliers").body;
+    assert!(list.contains("受检单位已新增"), "{list}");
+    assert!(list.contains("<tr data-supplier=\"SP-99\">"), "{list}");
+    let again = admin.post("/ui/admin/suppliers", &fields);
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(again.body.contains("value=\"LIC-WEB-99\""));
     // `/` goes to the interface; an unknown /ui page is an HTML 404, not the API's JSON.
     let root = page(
         anonymous

@@ -12,6 +12,7 @@ pub mod entry;
 pub mod import;
 pub mod preview;
 pub mod reference;
+pub mod reference_lists;
 pub mod reports;
 pub mod reports_cli;
 pub mod reports_clock;

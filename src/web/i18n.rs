@@ -189,6 +189,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "No limit set is in force",
     ),
     ("err.bad_request", "请求格式错误", "Malformed request"),
+    ("err.already_exists", "已存在（代码或许可证号重复）", "Already exists (code or licence number in use)"),
     ("err.other", "操作被拒绝", "Refused"),
     // Domain: sample states
     ("state.registered", "已登记", "registered"),
@@ -533,6 +534,25 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("audit.first_broken", "第一处断裂", "First broken link"),
     // Admin
     ("admin.limit_sets", "限值标准", "Limit sets"),
+    ("admin.suppliers", "受检单位管理", "Suppliers"),
+    ("admin.users", "用户", "Users"),
+    ("admin.calendars", "工作日历", "Working calendars"),
+    ("admin.add_supplier", "新增受检单位", "Add a supplier"),
+    ("admin.supplier_added", "受检单位已新增", "Supplier added"),
+    ("admin.code", "代码", "Code"),
+    ("admin.username", "用户名", "User name"),
+    ("admin.display_name", "姓名", "Name"),
+    ("admin.role", "角色", "Role"),
+    ("admin.lab", "实验室", "Lab"),
+    ("admin.disabled", "已停用", "Disabled"),
+    ("admin.users_intro", "新增、停用用户和设置密码请用命令行 coallab user …（见 README）。", "Add and disable users and set passwords with the command line, coallab user … (see the README)."),
+    ("admin.calendar_intro", "列出的日期为法定节假日和调休上班日；其余周一至周五为工作日。导入新的年度日历请用 coallab import calendar。", "Listed days are public holidays and make-up working days; other Mondays to Fridays are working days. Import a new year with coallab import calendar."),
+    ("admin.date", "日期", "Date"),
+    ("day.rest_day", "休息日（节假日）", "rest day (holiday)"),
+    ("day.working_day", "调休上班日", "make-up working day"),
+    ("admin.day_kind", "类型", "Kind"),
+    ("admin.occasion", "事由", "Occasion"),
+    ("admin.source", "来源", "Source"),
     ("admin.intro", "判定所用的限值，各附来源；登记样品时冻结当时有效的限值。修改请用 API 或命令行导入。", "The limits verdicts use, each with its source; a sample freezes the sets in force when it is registered. Change them with the API or a command-line import."),
     ("admin.id", "编号", "Id"),
     ("admin.jurisdiction", "适用地区", "Jurisdiction"),
@@ -628,6 +648,11 @@ mod tests {
                 .map(|s| format!("kind.{}", s.as_code())),
         );
         keys.extend(Operator::ALL.iter().map(|s| format!("op.{}", s.as_code())));
+        keys.extend(
+            crate::domain::calendar::DayKind::ALL
+                .iter()
+                .map(|s| format!("day.{}", s.as_code())),
+        );
         keys.extend(
             ComparisonMethod::ALL
                 .iter()

@@ -36,6 +36,9 @@ pub const PAGES: &[(&str, &str)] = &[
     ("GET", "/ui/audit/trail"),
     ("GET", "/ui/audit/chain"),
     ("GET", "/ui/admin/limit-sets"),
+    ("GET", "/ui/admin/suppliers"),
+    ("GET", "/ui/admin/users"),
+    ("GET", "/ui/admin/calendars"),
 ];
 
 async fn css() -> HttpResponse {
@@ -141,6 +144,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/audit/trail", web::get().to(auditor::trail))
             .route("/audit/chain", web::get().to(auditor::chain))
             .route("/admin/limit-sets", web::get().to(admin::limit_sets))
+            .route("/admin/suppliers", web::get().to(admin::suppliers))
+            .route("/admin/suppliers", web::post().to(admin::add_supplier))
+            .route("/admin/users", web::get().to(admin::users))
+            .route("/admin/calendars", web::get().to(admin::calendars))
             .default_service(web::to(not_found)),
     );
 }

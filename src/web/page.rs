@@ -33,6 +33,18 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("trail.html", include_str!("templates/trail.html")),
     ("chain.html", include_str!("templates/chain.html")),
     ("limit_sets.html", include_str!("templates/limit_sets.html")),
+    (
+        "admin_suppliers.html",
+        include_str!("templates/admin_suppliers.html"),
+    ),
+    (
+        "admin_users.html",
+        include_str!("templates/admin_users.html"),
+    ),
+    (
+        "admin_calendars.html",
+        include_str!("templates/admin_calendars.html"),
+    ),
 ];
 
 /// The stylesheet served at `/ui/static/app.css` (system fonts, no download).
@@ -129,8 +141,10 @@ impl Flash {
         } else {
             "err.other".into()
         };
+        // Database text never reaches a page (as in the API): its code only.
         let detail = match e {
-            AppError::Database(_) | AppError::Internal(_) => "internal error".to_string(),
+            AppError::Internal(_) => "internal error".to_string(),
+            AppError::Database(_) => e.code().to_string(),
             other => format!("{}: {other}", other.code()),
         };
         Flash::new("error", &key, detail)
