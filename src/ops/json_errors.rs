@@ -1,8 +1,9 @@
 //! Errors answered outside the handlers (a raw body over its size limit, an unsupported method)
 //! come from actix-web as plain text; this middleware turns every error response that is not
 //! already JSON into the API's `{"error": code, "message": text}` body, keeping the status and
-//! headers such as `Retry-After`. Responses under `/ui` (the HTML interface) pass unchanged. It also maps JSON body errors: too large → 413, nested deeper
-//! than serde_json's recursion limit (128) → 400 with a message that says so.
+//! headers such as `Retry-After`. Responses under `/ui` (the HTML interface) pass unchanged. It
+//! also maps JSON body errors: too large → 413, nested deeper than serde_json's recursion limit
+//! (128) → 400 with a message that says so.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
