@@ -492,3 +492,401 @@ fn sqlite_bench_flow_in_html_forms() {
 fn pg_bench_flow_in_html_forms() {
     bench_flow_in_html_forms(Backend::Postgres);
 }
+
+/// Status of `POST /ui/login` with this name and password (303 signed in, 401 refused).
+fn login_status(server: &TestServer, user: &str, password: &str) -> u16 {
+    client()
+        .post(format!("{}/ui/login", server.address))
+        .form(&[("username", user), ("password", password), ("next", "/ui/")])
+        .send()
+        .expect("login")
+        .status()
+        .as_u16()
+}
+
+/// Status of `GET /api/v1/me` with a bearer token (200 valid, 401 revoked).
+fn token_status(server: &TestServer, token: &str) -> u16 {
+    client()
+        .get(format!("{}/api/v1/me", server.address))
+        .bearer_auth(token)
+        .send()
+        .expect("GET /api/v1/me")
+        .status()
+        .as_u16()
+}
+
+/// How many audit events of `action` by the admin the trail page lists for `entity` (e.g.
+/// `user tech-zhou`).
+fn audited(admin: &Browser, action: &str, entity: &str) -> usize {
+    let trail = admin
+        .get(&format!("/ui/audit/trail?actor=admin&action={action}"))
+        .body;
+    trail
+        .matches(&format!("<td>admin</td><td>{action}</td><td>{entity}</td>"))
+        .count()
+}
+
+/// The admin's forms: users (add with a password, set a password, revoke tokens, disable),
+/// limit sets (add or replace as JSON), calendars (import a CSV). Each change shows on the page
+/// and in the audit trail; bad input is a 4xx page that keeps the typed values and changes
+/// nothing; other roles get 403 and change nothing.
+fn admin_forms(backend: Backend) {
+    let Some(server) = spawn(backend) else {
+        return;
+    };
+    let admin = Browser::sign_in(&server, "admin");
+    let csrf = admin.csrf();
+    let users_before = admin.get("/ui/admin/users").body;
+    assert_eq!(users_before.matches("<tr data-user=").count(), 6);
+
+    // --- Users: a refused new user (password of 11 characters) keeps the typed values, never
+    // the password, and adds nobody.
+    let short = "short-pass1"; // 11 characters < 12
+    let mut fields = vec![
+        ("csrf_token", csrf.as_str()),
+        ("username", "tech-zhou"),
+        ("display_name", "周技术员"),
+        ("role", "technician"),
+        ("lab", "DEMO"),
+        ("password", short),
+    ];
+    let refused = admin.post("/ui/admin/users", &fields);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.content_type.starts_with("text/html"));
+    assert!(refused.body.contains("密码不符合要求"), "{}", refused.body);
+    assert!(refused.body.contains("value=\"tech-zhou\""));
+    assert!(refused.body.contains("value=\"周技术员\""));
+    assert!(!refused.body.contains(short), "a password is never echoed");
+    // A technician without a lab is refused too.
+    fields[4] = ("lab", "");
+    fields[5] = ("password", "tech-zhou-demo-pass");
+    let no_lab = admin.post("/ui/admin/users", &fields);
+    assert_eq!(no_lab.status, 422, "{}", no_lab.body);
+    assert!(no_lab.body.contains("need a lab"), "{}", no_lab.body);
+    // Another role may not add anyone (403), even with its own valid CSRF token.
+    let tech = Browser::sign_in(&server, "tech-wang");
+    let tech_csrf = tech.csrf();
+    let mut as_tech = fields.clone();
+    as_tech[0] = ("csrf_token", tech_csrf.as_str());
+    as_tech[4] = ("lab", "DEMO");
+    assert_eq!(tech.post("/ui/admin/users", &as_tech).status, 403);
+    let list = admin.get("/ui/admin/users").body;
+    assert_eq!(list.matches("<tr data-user=").count(), 6, "nobody added");
+    assert_eq!(
+        login_status(&server, "tech-zhou", "tech-zhou-demo-pass"),
+        401
+    );
+    // Accepted: the user is listed, signs in with the initial password, and both changes are
+    // in the audit trail.
+    fields[4] = ("lab", "DEMO");
+    let added = admin.post("/ui/admin/users", &fields);
+    assert_eq!(
+        (added.status, added.location.as_deref()),
+        (303, Some("/ui/admin/users")),
+        "{}",
+        added.body
+    );
+    let list = admin.get("/ui/admin/users").body;
+    assert!(list.contains("用户已新增"), "{list}");
+    assert_eq!(list.matches("<tr data-user=").count(), 7);
+    assert!(
+        list.contains(
+            "<tr data-user=\"tech-zhou\"><td>tech-zhou</td><td>周技术员</td><td>检验员</td><td>DEMO</td><td>否</td>"
+        ),
+        "{list}"
+    );
+    let zhou = Browser::sign_in(&server, "tech-zhou");
+    assert_eq!(zhou.get("/ui/lab").status, 200);
+    assert_eq!(audited(&admin, "user.add", "user tech-zhou"), 1);
+    assert_eq!(audited(&admin, "user.passwd", "user tech-zhou"), 1);
+    // The same name again: 409 on the form.
+    let again = admin.post("/ui/admin/users", &fields);
+    assert_eq!(again.status, 409, "{}", again.body);
+
+    // --- A new password: too short is refused (the old one still works); a good one replaces
+    // it and ends the user's sessions.
+    let refused = admin.post(
+        "/ui/admin/users/password",
+        &[
+            ("csrf_token", &csrf),
+            ("username", "tech-zhou"),
+            ("password", short),
+        ],
+    );
+    assert_eq!(refused.status, 422);
+    assert!(refused
+        .body
+        .contains("<option value=\"tech-zhou\" selected>"));
+    assert_eq!(
+        login_status(&server, "tech-zhou", "tech-zhou-demo-pass"),
+        303
+    );
+    let set = admin.post(
+        "/ui/admin/users/password",
+        &[
+            ("csrf_token", &csrf),
+            ("username", "tech-zhou"),
+            ("password", "a-new-passphrase-42"),
+        ],
+    );
+    assert_eq!(set.status, 303, "{}", set.body);
+    assert_eq!(
+        login_status(&server, "tech-zhou", "tech-zhou-demo-pass"),
+        401
+    );
+    assert_eq!(
+        login_status(&server, "tech-zhou", "a-new-passphrase-42"),
+        303
+    );
+    assert_eq!(zhou.get("/ui/lab").status, 303, "the old session ended");
+    assert_eq!(audited(&admin, "user.passwd", "user tech-zhou"), 2);
+    assert_eq!(
+        tech.post(
+            "/ui/admin/users/password",
+            &[
+                ("csrf_token", &tech_csrf),
+                ("username", "tech-zhou"),
+                ("password", "taken-over-by-tech"),
+            ],
+        )
+        .status,
+        403
+    );
+    assert_eq!(
+        login_status(&server, "tech-zhou", "taken-over-by-tech"),
+        401
+    );
+
+    // --- Revoking API tokens: tech-li's demo token stops working.
+    assert_eq!(token_status(&server, "demo-technician-2"), 200);
+    let as_tech = [("csrf_token", tech_csrf.as_str()), ("username", "tech-li")];
+    assert_eq!(
+        tech.post("/ui/admin/users/revoke-tokens", &as_tech).status,
+        403
+    );
+    assert_eq!(token_status(&server, "demo-technician-2"), 200);
+    let unknown = admin.post(
+        "/ui/admin/users/revoke-tokens",
+        &[("csrf_token", &csrf), ("username", "nobody")],
+    );
+    assert_eq!(unknown.status, 404);
+    let revoked = admin.post(
+        "/ui/admin/users/revoke-tokens",
+        &[("csrf_token", &csrf), ("username", "tech-li")],
+    );
+    assert_eq!(revoked.status, 303, "{}", revoked.body);
+    assert!(admin.get("/ui/admin/users").body.contains("tech-li: 1"));
+    assert_eq!(token_status(&server, "demo-technician-2"), 401);
+    assert_eq!(audited(&admin, "user.revoke_tokens", "user tech-li"), 1);
+
+    // --- Disabling: not by a technician, not the admin themself; then tech-zhou is out.
+    let as_tech = [
+        ("csrf_token", tech_csrf.as_str()),
+        ("username", "tech-zhou"),
+    ];
+    assert_eq!(tech.post("/ui/admin/users/disable", &as_tech).status, 403);
+    assert_eq!(
+        login_status(&server, "tech-zhou", "a-new-passphrase-42"),
+        303
+    );
+    let own = admin.post(
+        "/ui/admin/users/disable",
+        &[("csrf_token", &csrf), ("username", "admin")],
+    );
+    assert_eq!(own.status, 422, "{}", own.body);
+    let disabled = admin.post(
+        "/ui/admin/users/disable",
+        &[("csrf_token", &csrf), ("username", "tech-zhou")],
+    );
+    assert_eq!(disabled.status, 303, "{}", disabled.body);
+    let list = admin.get("/ui/admin/users").body;
+    assert!(
+        list.contains("<td>DEMO</td><td>是</td>"),
+        "tech-zhou is disabled: {list}"
+    );
+    assert_eq!(
+        login_status(&server, "tech-zhou", "a-new-passphrase-42"),
+        401
+    );
+    assert_eq!(audited(&admin, "user.disable", "user tech-zhou"), 1);
+    assert_eq!(audited(&admin, "user.disable", "user admin"), 0);
+
+    // --- Limit sets: a copy of the Handan rule under a new id with St,d < 0.80, sent as JSON.
+    let api_sets = || -> Vec<serde_json::Value> {
+        client()
+            .get(format!("{}/api/v1/limit-sets", server.address))
+            .bearer_auth("demo-admin")
+            .send()
+            .expect("GET limit-sets")
+            .json()
+            .expect("JSON")
+    };
+    let before = api_sets();
+    let mut set = before
+        .iter()
+        .find(|s| s["id"] == "cn-he-handan-2013")
+        .expect("the demo's Handan set")
+        .clone();
+    set["id"] = "web-handan-2030".into();
+    set["name"] = "Web test set".into();
+    set["effective_from"] = "2030-01-01".into();
+    set["limits"] = serde_json::json!([{"parameter": "std", "operator": "lt", "value": "0.80",
+        "decimals": 2, "method": "full_value"}]);
+    let mut bad = set.clone();
+    bad["jurisdiction"] = "xx-nowhere".into();
+    let bad = bad.to_string();
+    let refused = admin.post(
+        "/ui/admin/limit-sets",
+        &[("csrf_token", &csrf), ("json", &bad)],
+    );
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("&quot;xx-nowhere&quot;"),
+        "typed JSON kept"
+    );
+    let malformed = admin.post(
+        "/ui/admin/limit-sets",
+        &[("csrf_token", &csrf), ("json", "{\"id\": ")],
+    );
+    assert_eq!(malformed.status, 400, "{}", malformed.body);
+    assert!(
+        malformed.body.contains("limit set JSON"),
+        "{}",
+        malformed.body
+    );
+    let good = set.to_string();
+    assert_eq!(
+        tech.post(
+            "/ui/admin/limit-sets",
+            &[("csrf_token", &tech_csrf), ("json", &good)]
+        )
+        .status,
+        403
+    );
+    assert_eq!(api_sets().len(), before.len(), "nothing stored");
+    let saved = admin.post(
+        "/ui/admin/limit-sets",
+        &[("csrf_token", &csrf), ("json", &good)],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let page = admin.get("/ui/admin/limit-sets").body;
+    assert!(page.contains("限值标准已保存"), "{page}");
+    assert!(
+        page.contains("data-limit-set=\"web-handan-2030\""),
+        "{page}"
+    );
+    assert!(page.contains("<td class=\"num\">&lt; 0.80</td>"), "{page}");
+    let after = api_sets();
+    assert_eq!(after.len(), before.len() + 1);
+    let stored = after
+        .iter()
+        .find(|s| s["id"] == "web-handan-2030")
+        .expect("stored");
+    assert_eq!(stored["limits"][0]["value"], "0.80");
+    assert_eq!(
+        audited(&admin, "limit_set.put", "limit_set web-handan-2030"),
+        1
+    );
+    // The same JSON again changes nothing and writes no event.
+    admin.post(
+        "/ui/admin/limit-sets",
+        &[("csrf_token", &csrf), ("json", &good)],
+    );
+    assert!(admin
+        .get("/ui/admin/limit-sets")
+        .body
+        .contains("限值标准未变"));
+    assert_eq!(
+        audited(&admin, "limit_set.put", "limit_set web-handan-2030"),
+        1
+    );
+    // The edit link fills the form with a stored set's JSON.
+    let edit = admin.get("/ui/admin/limit-sets?edit=web-handan-2030").body;
+    assert!(edit.contains("&quot;Web test set&quot;"), "{edit}");
+
+    // --- Calendars: a file with a bad date (line 3) and a bad kind (line 4) is refused as a
+    // whole: its good line 2 is not imported either.
+    let cals = admin.get("/ui/admin/calendars").body;
+    let code = {
+        let marker = "<option value=\"";
+        let at = cals.find(marker).expect("a calendar to choose") + marker.len();
+        cals[at..].split('"').next().expect("code").to_string()
+    };
+    assert!(!cals.contains("<td>2027-05-01</td>"));
+    let bad_csv = "date,kind\n2027-05-01,rest_day\n2027-13-01,rest_day\n2027-05-02,holiday\n";
+    let refused = admin.post(
+        "/ui/admin/calendars",
+        &[("csrf_token", &csrf), ("calendar", &code), ("csv", bad_csv)],
+    );
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("row 3, column date"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("row 4, column kind"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("2027-13-01,rest_day"),
+        "typed CSV kept"
+    );
+    assert!(!admin
+        .get("/ui/admin/calendars")
+        .body
+        .contains("<td>2027-05-01</td>"));
+    let good_csv = "date,kind,occasion,source\n2027-05-01,rest_day,劳动节,web test\n\
+                    2027-04-27,working_day,劳动节调休,web test\n";
+    assert_eq!(
+        tech.post(
+            "/ui/admin/calendars",
+            &[
+                ("csrf_token", &tech_csrf),
+                ("calendar", &code),
+                ("csv", good_csv)
+            ],
+        )
+        .status,
+        403
+    );
+    assert!(!admin
+        .get("/ui/admin/calendars")
+        .body
+        .contains("<td>2027-05-01</td>"));
+    let imported = admin.post(
+        "/ui/admin/calendars",
+        &[
+            ("csrf_token", &csrf),
+            ("calendar", &code),
+            ("csv", good_csv),
+        ],
+    );
+    assert_eq!(imported.status, 303, "{}", imported.body);
+    let cals = admin.get("/ui/admin/calendars").body;
+    assert!(cals.contains("日历已导入"), "{cals}");
+    assert!(
+        cals.contains(&format!("{code}: 2 rows, 2 changed, 0 unchanged")),
+        "{cals}"
+    );
+    assert!(
+        cals.contains("<tr><td>2027-04-27</td><td>调休上班日</td><td>劳动节调休</td>"),
+        "{cals}"
+    );
+    assert!(cals.contains("<td>2027-05-01</td>"));
+    assert_eq!(
+        audited(&admin, "import", &format!("import calendar {code}")),
+        1
+    );
+}
+
+#[test]
+fn sqlite_admin_forms() {
+    admin_forms(Backend::Sqlite);
+}
+
+#[test]
+fn pg_admin_forms() {
+    admin_forms(Backend::Postgres);
+}

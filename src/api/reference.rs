@@ -8,7 +8,6 @@ use crate::api::auth::Auth;
 use crate::api::{blocking, AppState};
 use crate::domain::limits::LimitSet;
 use crate::error::AppError;
-use crate::service::audit::{self, NewEvent};
 use crate::service::import::{self, ImportKind, ImportOptions};
 use crate::service::reference::{self, Jurisdiction, Supplier};
 use crate::service::reference_lists as lists;
@@ -109,24 +108,8 @@ pub async fn put_limit_set(
     let set = body.into_inner();
     let changed = blocking(move || {
         db.transaction(|tx| {
-            reference::jurisdiction_chain(tx, &set.jurisdiction)?;
             let now = chrono::Utc::now().timestamp_millis();
-            let changed = reference::upsert_limit_set(tx, &set, now)?;
-            if changed {
-                audit::append(
-                    tx,
-                    now,
-                    NewEvent {
-                        actor: user.username.clone(),
-                        action: "limit_set.put".into(),
-                        entity: "limit_set".into(),
-                        entity_id: set.id.clone(),
-                        after: serde_json::to_value(&set).ok(),
-                        ..Default::default()
-                    },
-                )?;
-            }
-            Ok(changed)
+            reference::put_limit_set(tx, &user.username, &set, now)
         })
     })
     .await?;

@@ -32,6 +32,7 @@ pub mod stats_charts;
 pub mod stats_cli;
 pub mod stats_rank;
 pub mod users;
+pub mod users_admin;
 pub mod users_session;
 pub mod view;
 pub mod workflow;

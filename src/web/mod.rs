@@ -8,6 +8,7 @@
 //! functions the JSON API calls.
 
 pub mod admin;
+pub mod admin_users;
 pub mod auditor;
 pub mod auth;
 pub mod i18n;
@@ -144,10 +145,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/audit/trail", web::get().to(auditor::trail))
             .route("/audit/chain", web::get().to(auditor::chain))
             .route("/admin/limit-sets", web::get().to(admin::limit_sets))
+            .route("/admin/limit-sets", web::post().to(admin::put_limit_set))
             .route("/admin/suppliers", web::get().to(admin::suppliers))
             .route("/admin/suppliers", web::post().to(admin::add_supplier))
-            .route("/admin/users", web::get().to(admin::users))
+            .route("/admin/users", web::get().to(admin_users::users))
+            .route("/admin/users", web::post().to(admin_users::add_user))
+            .route(
+                "/admin/users/password",
+                web::post().to(admin_users::set_password),
+            )
+            .route("/admin/users/disable", web::post().to(admin_users::disable))
+            .route(
+                "/admin/users/revoke-tokens",
+                web::post().to(admin_users::revoke_tokens),
+            )
             .route("/admin/calendars", web::get().to(admin::calendars))
+            .route("/admin/calendars", web::post().to(admin::import_calendar))
             .default_service(web::to(not_found)),
     );
 }
