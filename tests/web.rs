@@ -890,3 +890,78 @@ fn sqlite_admin_forms() {
 fn pg_admin_forms() {
     admin_forms(Backend::Postgres);
 }
+
+/// Errors answered outside the page handlers are HTML pages in the page language on `/ui`
+/// paths and stay JSON on the API: a method the page does not take (405) and the rate limiter's
+/// 429 (default limit: 30 sign-in attempts a minute per client).
+#[test]
+fn errors_outside_handlers_are_html_pages() {
+    let Some(server) = spawn(Backend::Sqlite) else {
+        return;
+    };
+    let c = client();
+    let url = |p: &str| format!("{}{p}", server.address);
+    // 405: the review queue is only read.
+    let r = page(c.delete(url("/ui/review")).send().expect("DELETE"));
+    assert_eq!(r.status, 405);
+    assert!(
+        r.content_type.starts_with("text/html"),
+        "{}",
+        r.content_type
+    );
+    assert!(r.body.contains("此页面不接受该请求方式"), "{}", r.body);
+    let r = page(
+        c.delete(url("/ui/review"))
+            .header("Cookie", "lang=en")
+            .send()
+            .expect("DELETE"),
+    );
+    assert!(r.body.contains("<html lang=\"en\">"), "{}", r.body);
+    assert!(r
+        .body
+        .contains("This page does not accept that kind of request."));
+    let r = c.put(url("/ui/admin/users")).send().expect("PUT");
+    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.headers()["allow"], "GET, POST");
+    // The API's errors stay JSON.
+    let r = page(c.delete(url("/api/v1/limit-sets")).send().expect("DELETE"));
+    assert_eq!(r.status, 404);
+    assert!(r.content_type.starts_with("application/json"));
+    // 30 sign-in posts (empty forms, refused with 400 by the page) use up the minute's
+    // allowance; the 31st is the limiter's 429, an English page with Retry-After.
+    for i in 1..=30 {
+        let r = c.post(url("/ui/login")).send().expect("POST");
+        assert_eq!(r.status().as_u16(), 400, "attempt {i}");
+    }
+    let r = c
+        .post(url("/ui/login"))
+        .header("Cookie", "lang=en")
+        .send()
+        .expect("POST");
+    assert_eq!(r.status().as_u16(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("seconds");
+    // One token comes back every 60 s / 30 = 2 s.
+    assert!((1..=2).contains(&retry), "{retry}");
+    let r = page(r);
+    assert!(
+        r.content_type.starts_with("text/html"),
+        "{}",
+        r.content_type
+    );
+    assert!(r.body.contains("Too many requests: please wait a moment"));
+    assert!(r.body.contains("too many login attempts from 127.0.0.1"));
+    // The same bucket on the API answers JSON.
+    let r = page(
+        c.post(url("/login"))
+            .json(&serde_json::json!({"username": "x", "password": "y"}))
+            .send()
+            .expect("POST /login"),
+    );
+    assert_eq!(r.status, 429);
+    assert!(r.content_type.starts_with("application/json"));
+    assert!(r.body.contains("\"rate_limited\""));
+}

@@ -53,6 +53,17 @@ async fn to_ui() -> HttpResponse {
     page::see_other("/ui/", None)
 }
 
+/// One path of the interface: a request with another method than `allow` gets the 405 page
+/// (with `Allow`), not the scope's 404.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
+        let mut r = status_page(&req, StatusCode::METHOD_NOT_ALLOWED, "");
+        r.headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        r
+    }))
+}
+
 async fn not_found(req: HttpRequest) -> HttpResponse {
     let chrome = auth::anonymous_chrome(&req);
     error_page(
@@ -62,6 +73,27 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
         "error.not_found",
         "",
     )
+}
+
+/// Whether `path` belongs to the web interface (its errors are HTML pages, never JSON).
+pub fn is_web_path(path: &str) -> bool {
+    path == "/ui" || path.starts_with("/ui/")
+}
+
+/// The HTML page, in the request's language, of an error answered outside the handlers: a 429
+/// of the rate limiter (`src/ops/rate_limit.rs`), a 405 or another bodiless error that the
+/// middleware of `src/ops/json_errors.rs` finds on a `/ui` path. `detail` is shown as it is.
+pub fn status_page(req: &HttpRequest, status: StatusCode, detail: &str) -> HttpResponse {
+    let chrome = auth::anonymous_chrome(req);
+    let message_key = match status {
+        StatusCode::TOO_MANY_REQUESTS => "error.rate_limited",
+        StatusCode::METHOD_NOT_ALLOWED => "error.method_not_allowed",
+        StatusCode::NOT_FOUND => "error.not_found",
+        StatusCode::FORBIDDEN => "error.forbidden",
+        s if s.is_client_error() => "err.bad_request",
+        _ => "err.other",
+    };
+    error_page(status, &chrome, "error.title", message_key, detail)
 }
 
 /// Registers `/` (redirects to `/ui/`) and every `/ui` route. Malformed forms and paths are
@@ -103,64 +135,87 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .into()
             }))
-            .route("", web::get().to(to_ui))
-            .route("/", web::get().to(auth::home))
-            .route("/static/app.css", web::get().to(css))
-            .route("/login", web::get().to(auth::login_page))
-            .route("/login", web::post().to(auth::login))
-            .route("/logout", web::post().to(auth::logout))
-            .route("/lang", web::get().to(auth::switch_lang))
-            .route("/lab", web::get().to(technician::worklist))
-            .route("/lab/register", web::get().to(technician::register_page))
-            .route("/lab/register", web::post().to(technician::register))
-            .route("/lab/samples/{key}", web::get().to(technician::sample_page))
-            .route(
-                "/lab/samples/{key}/determinations",
-                web::post().to(technician::enter_determination),
+            .service(resource("", "GET").route(web::get().to(to_ui)))
+            .service(resource("/", "GET").route(web::get().to(auth::home)))
+            .service(resource("/static/app.css", "GET").route(web::get().to(css)))
+            .service(
+                resource("/login", "GET, POST")
+                    .route(web::get().to(auth::login_page))
+                    .route(web::post().to(auth::login)),
             )
-            .route(
-                "/lab/samples/{key}/action",
-                web::post().to(technician::action),
+            .service(resource("/logout", "POST").route(web::post().to(auth::logout)))
+            .service(resource("/lang", "GET").route(web::get().to(auth::switch_lang)))
+            .service(resource("/lab", "GET").route(web::get().to(technician::worklist)))
+            .service(
+                resource("/lab/register", "GET, POST")
+                    .route(web::get().to(technician::register_page))
+                    .route(web::post().to(technician::register)),
             )
-            .route("/review", web::get().to(reviewer::queue))
-            .route("/regulator", web::get().to(regulator::dashboard))
-            .route("/regulator/find", web::get().to(regulator::find))
-            .route(
-                "/regulator/samples/{key}",
-                web::get().to(regulator::sample_page),
+            .service(
+                resource("/lab/samples/{key}", "GET").route(web::get().to(technician::sample_page)),
             )
-            .route(
-                "/regulator/samples/{key}/receipt",
-                web::post().to(regulator::record_receipt),
+            .service(
+                resource("/lab/samples/{key}/determinations", "POST")
+                    .route(web::post().to(technician::enter_determination)),
             )
-            .route(
-                "/regulator/samples/{key}/appeal",
-                web::post().to(regulator::record_appeal),
+            .service(
+                resource("/lab/samples/{key}/action", "POST")
+                    .route(web::post().to(technician::action)),
             )
-            .route(
-                "/regulator/suppliers/{code}",
-                web::get().to(regulator::supplier_page),
+            .service(resource("/review", "GET").route(web::get().to(reviewer::queue)))
+            .service(resource("/regulator", "GET").route(web::get().to(regulator::dashboard)))
+            .service(resource("/regulator/find", "GET").route(web::get().to(regulator::find)))
+            .service(
+                resource("/regulator/samples/{key}", "GET")
+                    .route(web::get().to(regulator::sample_page)),
             )
-            .route("/audit/tat", web::get().to(auditor::tat))
-            .route("/audit/trail", web::get().to(auditor::trail))
-            .route("/audit/chain", web::get().to(auditor::chain))
-            .route("/admin/limit-sets", web::get().to(admin::limit_sets))
-            .route("/admin/limit-sets", web::post().to(admin::put_limit_set))
-            .route("/admin/suppliers", web::get().to(admin::suppliers))
-            .route("/admin/suppliers", web::post().to(admin::add_supplier))
-            .route("/admin/users", web::get().to(admin_users::users))
-            .route("/admin/users", web::post().to(admin_users::add_user))
-            .route(
-                "/admin/users/password",
-                web::post().to(admin_users::set_password),
+            .service(
+                resource("/regulator/samples/{key}/receipt", "POST")
+                    .route(web::post().to(regulator::record_receipt)),
             )
-            .route("/admin/users/disable", web::post().to(admin_users::disable))
-            .route(
-                "/admin/users/revoke-tokens",
-                web::post().to(admin_users::revoke_tokens),
+            .service(
+                resource("/regulator/samples/{key}/appeal", "POST")
+                    .route(web::post().to(regulator::record_appeal)),
             )
-            .route("/admin/calendars", web::get().to(admin::calendars))
-            .route("/admin/calendars", web::post().to(admin::import_calendar))
+            .service(
+                resource("/regulator/suppliers/{code}", "GET")
+                    .route(web::get().to(regulator::supplier_page)),
+            )
+            .service(resource("/audit/tat", "GET").route(web::get().to(auditor::tat)))
+            .service(resource("/audit/trail", "GET").route(web::get().to(auditor::trail)))
+            .service(resource("/audit/chain", "GET").route(web::get().to(auditor::chain)))
+            .service(
+                resource("/admin/limit-sets", "GET, POST")
+                    .route(web::get().to(admin::limit_sets))
+                    .route(web::post().to(admin::put_limit_set)),
+            )
+            .service(
+                resource("/admin/suppliers", "GET, POST")
+                    .route(web::get().to(admin::suppliers))
+                    .route(web::post().to(admin::add_supplier)),
+            )
+            .service(
+                resource("/admin/users", "GET, POST")
+                    .route(web::get().to(admin_users::users))
+                    .route(web::post().to(admin_users::add_user)),
+            )
+            .service(
+                resource("/admin/users/password", "POST")
+                    .route(web::post().to(admin_users::set_password)),
+            )
+            .service(
+                resource("/admin/users/disable", "POST")
+                    .route(web::post().to(admin_users::disable)),
+            )
+            .service(
+                resource("/admin/users/revoke-tokens", "POST")
+                    .route(web::post().to(admin_users::revoke_tokens)),
+            )
+            .service(
+                resource("/admin/calendars", "GET, POST")
+                    .route(web::get().to(admin::calendars))
+                    .route(web::post().to(admin::import_calendar)),
+            )
             .default_service(web::to(not_found)),
     );
 }
