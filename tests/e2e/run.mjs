@@ -9,7 +9,9 @@
 //   releases it from the review queue; regulator reg-chen sees the failure, records the
 //   enterprise's receipt of the result and its appeal; technician tech-li (demo-technician-2)
 //   enters the retest; the reviewer releases it; the final verdict shows on the supplier page;
-//   auditor aud-liu checks the audit chain, finds the appeal in the trail, downloads the TAT CSV.
+//   auditor aud-liu checks the audit chain, finds the appeal in the trail, downloads the TAT CSV;
+//   the admin adds a technician of lab DEMO through the users form (refused first without a
+//   lab, the typed name kept), and that technician signs in and sees the lab's worklist.
 // Screenshots of every page go to $E2E_SCREENSHOTS (default target/e2e-screenshots).
 //
 // Usage: node run.mjs [path/to/coallab]   (default target/debug/coallab, built beforehand)
@@ -279,6 +281,55 @@ async function flow(lang, n) {
   log(`== flow in ${lang} passed (${code})`);
 }
 
+// The admin adds a technician through the form; the new user signs in.
+async function adminSteps(lang) {
+  const L = lang === 'en'
+    ? { added: 'User added', invalid: 'Invalid value' }
+    : { added: '用户已新增', invalid: '输入值无效' };
+  const user = `tech-e2e-${lang}`;
+  log(`== admin steps in ${lang}`);
+  const adm = await signIn('admin', lang);
+  const p = adm.page;
+  await p.goto(`${base}/ui/admin/users`);
+  await p.waitForSelector('#add-user');
+  await p.fill('#username', user);
+  await p.fill('#display_name', lang === 'en' ? 'E2E Technician' : '端到端检验员');
+  await p.selectOption('#role', 'technician');
+  // A technician without a lab: refused by the server on the page, the typed name kept, the
+  // password not. (A password under 12 characters the browser refuses itself: minlength.)
+  await p.selectOption('#lab', '');
+  await p.fill('#password', `${user}-demo-pass`);
+  await p.click('#user-submit');
+  await p.waitForSelector('#form-error');
+  const refusal = await p.textContent('#form-error');
+  assert.ok(refusal.includes(L.invalid) && refusal.includes('need a lab'), refusal);
+  assert.equal(await p.inputValue('#username'), user);
+  assert.equal(await p.inputValue('#password'), '');
+  await snap(p, `${lang}-admin-user-refused`);
+  await p.selectOption('#lab', 'DEMO');
+  await p.fill('#password', `${user}-demo-pass`);
+  await p.click('#user-submit');
+  await p.waitForSelector('#flash');
+  assert.ok((await flashText(p)).includes(L.added), await flashText(p));
+  assert.ok(await p.$(`tr[data-user="${user}"]`), 'the new user is listed');
+  await snap(p, `${lang}-admin-user-added`);
+  await p.goto(`${base}/ui/admin/calendars`);
+  await p.waitForSelector('#calendar-form');
+  await snap(p, `${lang}-admin-calendars`);
+  await p.goto(`${base}/ui/admin/limit-sets?edit=cn-he-handan-2013`);
+  await p.waitForSelector('#limit-set-form');
+  assert.ok((await p.inputValue('#limit-set-json')).includes('"cn-he-handan-2013"'));
+  await snap(p, `${lang}-admin-limit-sets`);
+  await adm.context.close();
+  const tech = await signIn(user, lang);
+  await tech.page.click('a[href="/ui/lab"]');
+  await tech.page.waitForSelector('h1');
+  assert.match(tech.page.url(), /\/ui\/lab$/);
+  await snap(tech.page, `${lang}-new-user-worklist`);
+  await tech.context.close();
+  log(`== admin steps in ${lang} passed`);
+}
+
 async function main() {
   log('coallab binary', binary);
   await startServer();
@@ -293,6 +344,8 @@ async function main() {
   });
   await flow('zh', 1);
   await flow('en', 2);
+  await adminSteps('zh');
+  await adminSteps('en');
 }
 
 let failed = false;
