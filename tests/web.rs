@@ -538,6 +538,33 @@ fn admin_forms(backend: Backend) {
     let csrf = admin.csrf();
     let users_before = admin.get("/ui/admin/users").body;
     assert_eq!(users_before.matches("<tr data-user=").count(), 6);
+    // The admin's navigation leads to the three forms' pages.
+    for href in [
+        "/ui/admin/users",
+        "/ui/admin/limit-sets",
+        "/ui/admin/calendars",
+    ] {
+        // (minijinja's HTML escaping writes `/` as `&#x2f;`.)
+        let escaped = href.replace('/', "&#x2f;");
+        assert!(
+            users_before.contains(&format!("<li><a href=\"{escaped}\"")),
+            "{href}: {users_before}"
+        );
+    }
+    // Without the session's CSRF token: 403, nobody added.
+    let forged = admin.post(
+        "/ui/admin/users",
+        &[
+            ("csrf_token", "0"),
+            ("username", "forged"),
+            ("role", "admin"),
+            ("lab", ""),
+            ("display_name", ""),
+            ("password", "forged-password-1"),
+        ],
+    );
+    assert_eq!(forged.status, 403);
+    assert_eq!(login_status(&server, "forged", "forged-password-1"), 401);
 
     // --- Users: a refused new user (password of 11 characters) keeps the typed values, never
     // the password, and adds nobody.

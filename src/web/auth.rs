@@ -41,6 +41,9 @@ const NAV: &[(&str, &str, Endpoint)] = &[
         "admin.limit_sets",
         Endpoint::UiAdmin,
     ),
+    ("/ui/admin/users", "admin.users", Endpoint::UiAdmin),
+    ("/ui/admin/suppliers", "admin.suppliers", Endpoint::UiAdmin),
+    ("/ui/admin/calendars", "admin.calendars", Endpoint::UiAdmin),
 ];
 
 /// The language of a request: the `lang` cookie, else Chinese.
