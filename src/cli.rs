@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::StorageSettings;
-use crate::db::schema::{labs, users};
+use crate::db::schema::labs;
 use crate::db::Db;
 use crate::domain::terms::Role;
 use crate::error::AppError;
@@ -227,21 +227,7 @@ fn storage(args: &StorageArgs) -> StorageSettings {
 }
 
 fn user_by_name(db: &Db, username: &str) -> Result<CurrentUser, AppError> {
-    db.read(|tx| {
-        let row: Option<(i64, String, String, Option<i64>)> = with_tx!(tx, |c| users::table
-            .filter(users::username.eq(username))
-            .select((users::id, users::username, users::role, users::lab_id))
-            .first(c)
-            .optional())?;
-        let (id, username, role, lab_id) =
-            row.ok_or_else(|| AppError::NotFound(format!("no user '{username}'")))?;
-        Ok(CurrentUser {
-            id,
-            username,
-            role: Role::from_code(&role).map_err(|e| AppError::Internal(e.to_string()))?,
-            lab_id,
-        })
-    })
+    db.read(|tx| crate::service::users_admin::user_by_name(tx, username))
 }
 
 fn run(cli: Cli) -> Result<ExitCode, AppError> {
@@ -314,7 +300,8 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
                 .map_err(|e| AppError::Config(format!("cannot read {}: {e}", file.display())))?;
             let db = settings.open(2)?;
             let user = user_by_name(&db, &user)?;
-            let report = import::import(
+            let progress = crate::ops::progress::for_stderr("import", "rows");
+            let report = import::import_with_progress(
                 &db,
                 &user,
                 kind,
@@ -323,7 +310,9 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
                     calendar_code: calendar,
                 },
                 chrono::Utc::now(),
+                progress.as_ref(),
             )?;
+            progress.finish();
             println!("{}", serde_json::to_string(&report).unwrap_or_default());
             Ok(ExitCode::SUCCESS)
         }
@@ -416,43 +405,15 @@ fn user_command(settings: &StorageSettings, command: UserCommand) -> Result<Exit
         } => {
             let role = Role::from_code(&role).map_err(|e| AppError::Config(e.to_string()))?;
             db.transaction(|tx| {
-                let lab_id = match &lab {
-                    Some(code) => Some(
-                        with_tx!(tx, |c| labs::table
-                            .filter(labs::code.eq(code))
-                            .select(labs::id)
-                            .first::<i64>(c)
-                            .optional())?
-                        .ok_or_else(|| AppError::Config(format!("no lab '{code}'")))?,
-                    ),
-                    None => None,
-                };
-                if matches!(role, Role::Technician | Role::Reviewer) && lab_id.is_none() {
-                    return Err(AppError::Config(
-                        "technicians and reviewers need --lab".into(),
-                    ));
-                }
-                auth::add_user(
+                crate::service::users_admin::add_user(
                     tx,
+                    "cli",
                     &username,
                     name.as_deref().unwrap_or(&username),
                     role,
-                    lab_id,
+                    lab.as_deref(),
                     now,
-                )?;
-                crate::service::audit::append(
-                    tx,
-                    now,
-                    crate::service::audit::NewEvent {
-                        actor: "cli".into(),
-                        action: "user.add".into(),
-                        entity: "user".into(),
-                        entity_id: username.clone(),
-                        after: Some(serde_json::json!({"role": role, "lab": lab})),
-                        ..Default::default()
-                    },
-                )?;
-                Ok(())
+                )
             })?;
             println!("user {username} added");
         }
@@ -502,23 +463,8 @@ fn user_command(settings: &StorageSettings, command: UserCommand) -> Result<Exit
             println!("{token}");
         }
         UserCommand::Disable { username } => {
-            let user = user_by_name(&db, &username)?;
             db.transaction(|tx| {
-                with_tx!(tx, |c| diesel::update(users::table.find(user.id))
-                    .set(users::disabled.eq(true))
-                    .execute(c))?;
-                crate::service::audit::append(
-                    tx,
-                    now,
-                    crate::service::audit::NewEvent {
-                        actor: "cli".into(),
-                        action: "user.disable".into(),
-                        entity: "user".into(),
-                        entity_id: username.clone(),
-                        ..Default::default()
-                    },
-                )?;
-                Ok(())
+                crate::service::users_admin::disable_user(tx, "cli", &username, now)
             })?;
             println!("user {username} disabled");
         }

@@ -56,6 +56,22 @@ pub enum AppError {
     Internal(String),
 }
 
+/// Whether a database error of no specific kind is contention between concurrent writers that
+/// a retry resolves: PostgreSQL's "deadlock detected" (40P01) and "could not obtain lock"
+/// (55P03), SQLite's "database is locked" / "database is busy" after the busy timeout (several
+/// servers on one file). diesel reports these as `Unknown`, without the SQLSTATE, so the
+/// message decides. Such errors answer `409 retry`, never 500.
+pub fn is_contention(message: &str) -> bool {
+    [
+        "deadlock detected",
+        "could not obtain lock",
+        "database is locked",
+        "database is busy",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+}
+
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: &'a str,
@@ -120,6 +136,11 @@ impl AppError {
                     "constraint_violated"
                 }
                 DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => "retry",
+                DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+                    if is_contention(info.message()) =>
+                {
+                    "retry"
+                }
                 _ => "internal",
             },
             AppError::Internal(_) => "internal",
@@ -142,6 +163,11 @@ impl AppError {
                     "a value breaks a rule of the database schema".into()
                 }
                 DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                    "the database was busy with a concurrent change; retry".into()
+                }
+                DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+                    if is_contention(info.message()) =>
+                {
                     "the database was busy with a concurrent change; retry".into()
                 }
                 _ => "internal error".into(),
@@ -185,5 +211,38 @@ impl ResponseError for AppError {
             error: self.code(),
             message: self.client_message(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unknown(message: &str) -> AppError {
+        AppError::Database(DieselError::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(message.to_string()),
+        ))
+    }
+
+    #[test]
+    fn contention_between_writers_is_a_409_retry_not_a_500() {
+        for m in [
+            "deadlock detected",
+            "database is locked",
+            "could not obtain lock on row in relation \"samples\"",
+        ] {
+            let e = unknown(m);
+            assert_eq!(
+                (e.code(), e.status_code()),
+                ("retry", StatusCode::CONFLICT),
+                "{m}"
+            );
+        }
+        let other = unknown("syntax error at or near \"SELEC\"");
+        assert_eq!(
+            (other.code(), other.status_code()),
+            ("internal", StatusCode::INTERNAL_SERVER_ERROR)
+        );
     }
 }

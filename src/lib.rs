@@ -15,3 +15,4 @@ pub mod ops;
 pub mod server;
 pub mod service;
 pub mod time;
+pub mod web;

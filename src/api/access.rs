@@ -44,6 +44,25 @@ pub enum Endpoint {
     /// POST /api/v1/samples/{key}/amendments and /amendments/release (four eyes: the service
     /// refuses a release by the proposer).
     Amend,
+    /// Web interface (src/web): `/ui/` the start page, for every signed-in role.
+    UiHome,
+    /// Web interface: `/ui/lab…` the lab worklist, registering a sample, the sample's bench
+    /// page (determinations, lifecycle actions, converted results and verdict preview).
+    UiLab,
+    /// Web interface: `/ui/review` the review queue (release or return).
+    UiReview,
+    /// Web interface: `/ui/regulator…` the oversight dashboard, released samples, suppliers
+    /// with their chart and statistics.
+    UiOversight,
+    /// Web interface: recording the enterprise's receipt of a result and its appeal (the
+    /// retest request) on `/ui/regulator/samples/{key}`.
+    UiAppeal,
+    /// Web interface: `/ui/audit…` the turnaround report (with its CSV), the audit trail and
+    /// the audit-chain check.
+    UiAudit,
+    /// Web interface: `/ui/admin…` reference data for administrators (the limit sets in force,
+    /// with their sources).
+    UiAdmin,
 }
 
 /// The roles allowed on an endpoint. This table is the whole of the authorization policy.
@@ -67,6 +86,13 @@ pub fn roles_for(endpoint: Endpoint) -> &'static [Role] {
         Endpoint::ReadRetained => &[Technician, Reviewer, Auditor, Admin],
         Endpoint::DiscardRetained => &[Technician, Reviewer, Admin],
         Endpoint::Amend => &[Reviewer],
+        Endpoint::UiHome => &[Technician, Reviewer, Regulator, Auditor, Admin],
+        Endpoint::UiLab => &[Technician, Reviewer],
+        Endpoint::UiReview => &[Reviewer],
+        Endpoint::UiOversight => &[Regulator, Auditor, Admin],
+        Endpoint::UiAppeal => &[Regulator, Admin],
+        Endpoint::UiAudit => &[Auditor, Admin],
+        Endpoint::UiAdmin => &[Admin],
     }
 }
 
@@ -88,5 +114,61 @@ pub fn require(user: &CurrentUser, endpoint: Endpoint) -> Result<(), AppError> {
                 .collect::<Vec<_>>()
                 .join(", ")
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A web page may not open to a role that the API it stands on refuses: each UI entry's
+    /// roles lie within those of the API endpoints its pages call.
+    #[test]
+    fn ui_roles_lie_within_the_api_roles_they_use() {
+        let within = |ui: Endpoint, api: &[Endpoint]| {
+            for role in roles_for(ui) {
+                for a in api {
+                    assert!(
+                        roles_for(*a).contains(role),
+                        "{ui:?} lets {role:?} in, but {a:?} does not"
+                    );
+                }
+            }
+        };
+        within(Endpoint::UiHome, &[Endpoint::Me]);
+        within(
+            Endpoint::UiLab,
+            &[
+                Endpoint::ReadSamples,
+                Endpoint::RegisterSample,
+                Endpoint::EnterDetermination,
+                Endpoint::SampleAction,
+            ],
+        );
+        within(
+            Endpoint::UiReview,
+            &[Endpoint::ReadSamples, Endpoint::SampleAction],
+        );
+        within(
+            Endpoint::UiOversight,
+            &[
+                Endpoint::ReadSamples,
+                Endpoint::ReadSuppliers,
+                Endpoint::ReadStats,
+                Endpoint::RegulatorReports,
+            ],
+        );
+        within(
+            Endpoint::UiAppeal,
+            &[Endpoint::SampleAction, Endpoint::RecordResultReceived],
+        );
+        within(
+            Endpoint::UiAdmin,
+            &[Endpoint::ReadReference, Endpoint::WriteReference],
+        );
+        within(
+            Endpoint::UiAudit,
+            &[Endpoint::TatReport, Endpoint::ReadAudit],
+        );
     }
 }

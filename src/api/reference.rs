@@ -6,13 +6,11 @@ use serde::Deserialize;
 use crate::api::access::{require, Endpoint};
 use crate::api::auth::Auth;
 use crate::api::{blocking, AppState};
-use crate::db::schema::{calendar_days, jurisdictions, suppliers};
 use crate::domain::limits::LimitSet;
 use crate::error::AppError;
-use crate::service::audit::{self, NewEvent};
 use crate::service::import::{self, ImportKind, ImportOptions};
 use crate::service::reference::{self, Jurisdiction, Supplier};
-use crate::with_tx;
+use crate::service::reference_lists as lists;
 
 /// Supplier list filters.
 #[derive(Debug, Deserialize)]
@@ -31,45 +29,15 @@ pub async fn list_suppliers(
     f: web::Query<SupplierFilter>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::ReadSuppliers)?;
-    if let Some(k) = &f.kind {
-        reference::check_supplier_kind(k)?;
-    }
     let db = state.db.clone();
     let list: Vec<Supplier> = blocking(move || {
-        db.read(|tx| {
-            Ok(with_tx!(tx, |c| {
-                let mut q = suppliers::table.into_boxed();
-                if let Some(t) = &f.town {
-                    q = q.filter(suppliers::town.eq(t.clone()));
-                }
-                if let Some(k) = &f.kind {
-                    q = q.filter(suppliers::kind.eq(k.clone()));
-                }
-                q.order(suppliers::code).load(c)
-            })?)
-        })
+        db.read(|tx| lists::list_suppliers(tx, f.town.as_deref(), f.kind.as_deref()))
     })
     .await?;
     Ok(HttpResponse::Ok().json(list))
 }
 
-/// The body of a new supplier.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewSupplier {
-    /// Unique code.
-    pub code: String,
-    /// Name.
-    pub name: String,
-    /// production_enterprise or sale_point.
-    pub kind: String,
-    /// Town.
-    pub town: String,
-    /// Licence number.
-    pub licence_no: String,
-    /// Jurisdiction code.
-    pub jurisdiction_code: String,
-}
+pub use crate::service::reference_lists::NewSupplier;
 
 /// `POST /api/v1/suppliers` (admin).
 pub async fn create_supplier(
@@ -78,39 +46,10 @@ pub async fn create_supplier(
     body: web::Json<NewSupplier>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::WriteReference)?;
-    reference::check_supplier_kind(&body.kind)?;
-    reference::check_code("code", body.code.trim())?;
-    reference::check_supplier_text(&body.name, &body.town, &body.licence_no)?;
     let db = state.db.clone();
     let s = blocking(move || {
         db.transaction(|tx| {
-            reference::jurisdiction_chain(tx, &body.jurisdiction_code)?;
-            let now = chrono::Utc::now().timestamp_millis();
-            with_tx!(tx, |c| diesel::insert_into(suppliers::table)
-                .values((
-                    suppliers::code.eq(body.code.trim()),
-                    suppliers::name.eq(body.name.trim()),
-                    suppliers::kind.eq(&body.kind),
-                    suppliers::town.eq(body.town.trim()),
-                    suppliers::licence_no.eq(body.licence_no.trim()),
-                    suppliers::jurisdiction_code.eq(&body.jurisdiction_code),
-                    suppliers::created_at.eq(now)
-                ))
-                .execute(c))?;
-            let s = reference::supplier_by_code(tx, body.code.trim())?;
-            audit::append(
-                tx,
-                now,
-                NewEvent {
-                    actor: user.username.clone(),
-                    action: "supplier.create".into(),
-                    entity: "supplier".into(),
-                    entity_id: s.code.clone(),
-                    after: serde_json::to_value(&s).ok(),
-                    ..Default::default()
-                },
-            )?;
-            Ok(s)
+            lists::create_supplier(tx, &user, &body, chrono::Utc::now().timestamp_millis())
         })
     })
     .await?;
@@ -142,14 +81,7 @@ pub async fn list_jurisdictions(
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::ReadReference)?;
     let db = state.db.clone();
-    let list: Vec<Jurisdiction> = blocking(move || {
-        db.read(|tx| {
-            Ok(with_tx!(tx, |c| jurisdictions::table
-                .order(jurisdictions::code)
-                .load(c))?)
-        })
-    })
-    .await?;
+    let list: Vec<Jurisdiction> = blocking(move || db.read(lists::list_jurisdictions)).await?;
     Ok(HttpResponse::Ok().json(list))
 }
 
@@ -176,24 +108,8 @@ pub async fn put_limit_set(
     let set = body.into_inner();
     let changed = blocking(move || {
         db.transaction(|tx| {
-            reference::jurisdiction_chain(tx, &set.jurisdiction)?;
             let now = chrono::Utc::now().timestamp_millis();
-            let changed = reference::upsert_limit_set(tx, &set, now)?;
-            if changed {
-                audit::append(
-                    tx,
-                    now,
-                    NewEvent {
-                        actor: user.username.clone(),
-                        action: "limit_set.put".into(),
-                        entity: "limit_set".into(),
-                        entity_id: set.id.clone(),
-                        after: serde_json::to_value(&set).ok(),
-                        ..Default::default()
-                    },
-                )?;
-            }
-            Ok(changed)
+            reference::put_limit_set(tx, &user.username, &set, now)
         })
     })
     .await?;
@@ -208,22 +124,7 @@ pub async fn get_calendar(
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::ReadReference)?;
     let db = state.db.clone();
-    let days: Vec<(String, String, String, String)> = blocking(move || {
-        db.read(|tx| {
-            Ok(with_tx!(tx, |c| calendar_days::table
-                .filter(calendar_days::calendar_code.eq(&*code))
-                .order(calendar_days::day)
-                .select((
-                    calendar_days::day,
-                    calendar_days::kind,
-                    calendar_days::occasion,
-                    calendar_days::source
-                ))
-                .load(c))?)
-        })
-    })
-    .await?;
-    let days: Vec<_> = days.into_iter().map(|(date, kind, occasion, source)| serde_json::json!({"date": date, "kind": kind, "occasion": occasion, "source": source})).collect();
+    let days = blocking(move || db.read(|tx| lists::calendar_days(tx, &code))).await?;
     Ok(HttpResponse::Ok().json(days))
 }
 

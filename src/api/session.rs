@@ -52,7 +52,8 @@ pub struct LogoutForm {
     pub csrf_token: Option<String>,
 }
 
-fn client_ip(req: &HttpRequest) -> String {
+/// The client's address for the sign-in throttle (also used by the web login form).
+pub fn client_ip(req: &HttpRequest) -> String {
     // The peer address, not X-Forwarded-For: a client could forge that header to dodge the
     // per-address throttle. Behind a proxy, every client shares the proxy's counter.
     req.peer_addr()
@@ -60,7 +61,8 @@ fn client_ip(req: &HttpRequest) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-fn session_cookie(value: String, max_age_ms: i64) -> Cookie<'static> {
+/// The session cookie with its attributes (also set by the web login form).
+pub fn session_cookie(value: String, max_age_ms: i64) -> Cookie<'static> {
     Cookie::build(SESSION_COOKIE, value)
         .path("/")
         .http_only(true)

@@ -151,6 +151,27 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Refreshes the planner's statistics where they are stale. SQLite keeps none on its own:
+    /// `PRAGMA optimize` (SQLite ≥ 3.46, with a bounded `analysis_limit`) runs ANALYZE on the
+    /// tables whose size changed much since their last analysis, so that the planner weighs
+    /// indexes by their real selectivity (docs/performance.md). PostgreSQL's autovacuum does
+    /// this itself: nothing to do there. Called at start and every hour by `coallab serve`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn optimize(&self) -> Result<(), AppError> {
+        match self {
+            Db::Sqlite(p) => {
+                let mut c = p.get().map_err(unavailable)?;
+                c.batch_execute("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")?;
+                Ok(())
+            }
+            Db::Pg(_) => Ok(()),
+        }
+    }
+}
+
 impl Tx<'_> {
     /// The backend of this connection.
     pub fn backend(&self) -> Backend {

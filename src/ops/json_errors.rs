@@ -1,8 +1,10 @@
 //! Errors answered outside the handlers (a raw body over its size limit, an unsupported method)
 //! come from actix-web as plain text; this middleware turns every error response that is not
 //! already JSON into the API's `{"error": code, "message": text}` body, keeping the status and
-//! headers such as `Retry-After`. It also maps JSON body errors: too large → 413, nested deeper
-//! than serde_json's recursion limit (128) → 400 with a message that says so.
+//! headers such as `Retry-After`. Under `/ui` (the HTML interface) such an error (a 405, say)
+//! becomes an HTML page in the page language instead ([`crate::web::status_page`]). It
+//! also maps JSON body errors: too large → 413, nested deeper than serde_json's recursion limit
+//! (128) → 400 with a message that says so.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -107,24 +109,39 @@ pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    // The web interface (src/web) answers its own errors as HTML pages; what comes from
+    // outside its handlers (a 405 with an empty body) gets one here.
+    let web_page = crate::web::is_web_path(req.path());
     let res = next.call(req).await?;
     let status = res.status();
-    let is_json = res
+    let content_type = res
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        .unwrap_or_default()
+        .to_string();
+    let answered = if web_page {
+        content_type.starts_with("text/html")
+    } else {
+        content_type.starts_with("application/json")
+    };
+    if !(status.is_client_error() || status.is_server_error()) || answered {
         return Ok(res.map_into_left_body());
     }
     let (req, old) = res.into_parts();
-    let mut new = HttpResponse::build(status);
+    let mut new = if web_page {
+        crate::web::status_page(&req, status, "")
+    } else {
+        HttpResponse::build(status).json(body_for(status))
+    };
     for (name, value) in old.headers() {
-        if name != CONTENT_TYPE && name != actix_web::http::header::CONTENT_LENGTH {
-            new.append_header((name.clone(), value.clone()));
+        if name != CONTENT_TYPE
+            && name != actix_web::http::header::CONTENT_LENGTH
+            && !new.headers().contains_key(name)
+        {
+            new.headers_mut().append(name.clone(), value.clone());
         }
     }
-    let new = new.json(body_for(status));
     Ok(ServiceResponse::new(req, new).map_into_right_body())
 }
 

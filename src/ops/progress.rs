@@ -117,7 +117,10 @@ impl Progress for PlainLines {
 
     fn finish(&self) {
         if let Ok(st) = self.state.lock() {
-            self.emit(&st);
+            // Only work that reported something gets a closing line.
+            if st.total > 0 || st.done > 0 {
+                self.emit(&st);
+            }
         }
     }
 }
@@ -140,6 +143,10 @@ impl Progress for Bar {
     }
 
     fn finish(&self) {
+        if self.bar.length().unwrap_or(0) == 0 && self.bar.position() == 0 {
+            self.bar.finish_and_clear();
+            return;
+        }
         self.bar.finish_with_message(format!(
             "{}: {} {} done",
             self.what,
@@ -166,6 +173,66 @@ pub fn for_stderr(what: &str, unit: &str) -> Box<dyn Progress> {
         })
     } else {
         Box::new(PlainLines::new(what, unit, Duration::from_secs(2)))
+    }
+}
+
+/// Work whose progress cannot be counted (one long query, e.g. a report): on a terminal a
+/// spinner with the elapsed time; otherwise a line `what: running, N s` every 2 s once it has
+/// run 2 s (fast work prints nothing). Stops when dropped.
+pub struct Spinner {
+    bar: Option<indicatif::ProgressBar>,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    ticker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Spinner {
+    /// Starts the display for `what` on stderr.
+    pub fn start(what: &str) -> Spinner {
+        if std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new_spinner();
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template(&format!("{{spinner}} {what} {{elapsed}}"))
+            {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(200));
+            return Spinner {
+                bar: Some(bar),
+                stop: None,
+                ticker: None,
+            };
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let what = what.to_string();
+        let ticker = std::thread::spawn(move || {
+            let started = Instant::now();
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                rx.recv_timeout(Duration::from_secs(2))
+            {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "{what}: running, {} s",
+                    started.elapsed().as_secs()
+                );
+            }
+        });
+        Spinner {
+            bar: None,
+            stop: Some(tx),
+            ticker: Some(ticker),
+        }
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        drop(self.stop.take());
+        if let Some(t) = self.ticker.take() {
+            let _ = t.join();
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 //!
 //! A bucket holds up to `per_minute` tokens and refills at `per_minute / 60` tokens a second, so
 //! a client may send a minute's worth at once and then that rate. An exhausted bucket answers
-//! 429 with `Retry-After` (whole seconds until one token is back) and a JSON body. A limit of 0
+//! 429 with `Retry-After` (whole seconds until one token is back) and a JSON body (an HTML page
+//! in the page language on the web interface's `/ui` paths). A limit of 0
 //! turns that limit off. The client is the TCP peer, or with `trust_forwarded_for` the address
 //! a reverse proxy puts in `X-Forwarded-For` / `Forwarded` (only behind a proxy that overwrites
 //! it, see docs/operations.md: otherwise a client could pick its own key).
@@ -170,12 +171,23 @@ pub async fn middleware(
                     Kind::Write => "write requests",
                 };
                 tracing::warn!(%ip, ?kind, retry_after = secs, "rate limited");
-                let res = HttpResponse::TooManyRequests()
-                    .insert_header(("Retry-After", secs.max(1).to_string()))
-                    .json(serde_json::json!({
+                let message = format!("too many {what} from {ip}; retry in {} s", secs.max(1));
+                let mut res = if crate::web::is_web_path(req.path()) {
+                    crate::web::status_page(
+                        req.request(),
+                        actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                        &message,
+                    )
+                } else {
+                    HttpResponse::TooManyRequests().json(serde_json::json!({
                         "error": "rate_limited",
-                        "message": format!("too many {what} from {ip}; retry in {} s", secs.max(1)),
-                    }));
+                        "message": message,
+                    }))
+                };
+                res.headers_mut().insert(
+                    actix_web::http::header::RETRY_AFTER,
+                    actix_web::http::header::HeaderValue::from(secs.max(1)),
+                );
                 return Ok(req.into_response(res).map_into_right_body());
             }
         }

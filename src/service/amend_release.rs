@@ -167,7 +167,7 @@ pub fn release(
     now: DateTime<Utc>,
 ) -> Result<RevisionRow, AppError> {
     let now_ms = to_ms(now);
-    let sample = sample_svc::load(tx, sample_id)?;
+    let sample = sample_svc::load_for_update(tx, sample_id)?;
     check_lab(&sample, user)?;
     check_version(&sample, req.version)?;
     let stage = parse_stage(&req.stage)?;

@@ -28,7 +28,9 @@ fn due(tx: &mut Tx<'_>, now_ms: i64) -> Result<Vec<i64>, AppError> {
         .filter(samples::state.eq(SampleState::InitialReleased.as_code()))
         .filter(samples::final_verdict.eq("fail"))
         .filter(samples::appeal_closes_at.le(now_ms))
-        .order(samples::id.asc())
+        // Oldest windows first, in the order of `samples_state_appeal` (state, appeal_closes_at),
+        // so the batch is read from that index whatever the planner knows of the values.
+        .order(samples::appeal_closes_at.asc())
         .select(samples::id)
         .limit(1000)
         .load::<i64>(c))?)
@@ -36,7 +38,7 @@ fn due(tx: &mut Tx<'_>, now_ms: i64) -> Result<Vec<i64>, AppError> {
 
 /// Closes one sample if it is still due; returns whether this call closed it.
 fn close_one(tx: &mut Tx<'_>, id: i64, now_ms: i64) -> Result<bool, AppError> {
-    let s = sample_svc::load(tx, id)?;
+    let s = sample_svc::load_for_update(tx, id)?;
     let still_due = state_of(&s)? == SampleState::InitialReleased
         && s.final_verdict.as_deref() == Some("fail")
         && s.appeal_closes_at.is_some_and(|t| t <= now_ms);
@@ -117,20 +119,31 @@ pub fn close_expired(db: &Db, now: DateTime<Utc>) -> Result<usize, AppError> {
 }
 
 /// Runs [`close_expired`] now and then every `every` on a background thread for the life of the
-/// process (also purging expired browser sessions). Errors are logged, never fatal.
+/// process (also purging expired browser sessions, and refreshing SQLite's planner statistics
+/// with [`Db::optimize`] at start and every 60th run). Errors are logged, never fatal.
 pub fn spawn_periodic(db: Db, every: Duration) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("coallab-appeal-close".into())
-        .spawn(move || loop {
-            let now = Utc::now();
-            if let Err(e) = close_expired(&db, now) {
-                tracing::warn!(error = %e, "closing expired appeal windows failed");
+        .spawn(move || {
+            let mut runs: u64 = 0;
+            loop {
+                // Planner statistics (SQLite): at start and then every 60th run (hourly).
+                if runs.is_multiple_of(60) {
+                    if let Err(e) = db.optimize() {
+                        tracing::warn!(error = %e, "refreshing the planner statistics failed");
+                    }
+                }
+                runs += 1;
+                let now = Utc::now();
+                if let Err(e) = close_expired(&db, now) {
+                    tracing::warn!(error = %e, "closing expired appeal windows failed");
+                }
+                let purged = db
+                    .transaction(|tx| crate::service::users_session::purge_expired(tx, to_ms(now)));
+                if let Err(e) = purged {
+                    tracing::warn!(error = %e, "purging expired sessions failed");
+                }
+                std::thread::sleep(every);
             }
-            let purged =
-                db.transaction(|tx| crate::service::users_session::purge_expired(tx, to_ms(now)));
-            if let Err(e) = purged {
-                tracing::warn!(error = %e, "purging expired sessions failed");
-            }
-            std::thread::sleep(every);
         })
 }

@@ -366,6 +366,29 @@ impl BulkWriter {
     /// Database errors (the caller's transaction rolls back).
     pub fn flush(&mut self, tx: &mut Tx<'_>) -> Result<(), AppError> {
         lock_chain(tx)?;
+        if let Tx::Pg(c) = tx {
+            c.batch_execute(
+                "LOCK TABLE samples, stages, determinations IN SHARE ROW EXCLUSIVE MODE",
+            )?;
+        }
+        // The ids were handed out from the maxima read at the start: refuse if another writer
+        // added rows since (a server using the database between two transactions).
+        let first_sample = self.samples.iter().map(|s| s.id).min();
+        let max_sample: Option<i64> = with_tx!(tx, |c| samples::table
+            .select(diesel::dsl::max(samples::id))
+            .first(c))?;
+        let max_seq: Option<i64> = with_tx!(tx, |c| audit_events::table
+            .select(diesel::dsl::max(audit_events::seq))
+            .first(c))?;
+        let first_seq = self.events.first().map(|e| e.seq);
+        if first_sample.is_some_and(|f| max_sample.unwrap_or(0) >= f)
+            || first_seq.is_some_and(|f| max_seq.unwrap_or(0) >= f)
+        {
+            return Err(AppError::conflict(
+                "concurrent_writer",
+                "another writer added samples or audit events meanwhile; run bulk work on a database no server is using",
+            ));
+        }
         insert_rows(tx, self)?;
         self.written_samples += self.samples.len() as u64;
         self.samples.clear();
@@ -518,6 +541,11 @@ impl SampleSim {
     /// The sample's id.
     pub fn id(&self) -> i64 {
         self.s.id
+    }
+
+    /// The sample's code.
+    pub fn sample_code(&self) -> &str {
+        &self.s.sample_code
     }
 
     /// The sample's lifecycle state.

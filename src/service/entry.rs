@@ -91,7 +91,7 @@ pub fn enter(
             ),
         )
     })?;
-    let sample = samples::load(tx, sample_id)?;
+    let sample = samples::load_for_update(tx, sample_id)?;
     check_lab(&sample, user)?;
     let stage = match state_of(&sample)? {
         SampleState::InitialTesting => Stage::InitialTest,

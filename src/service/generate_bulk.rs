@@ -110,7 +110,7 @@ fn run(
     progress: &dyn Progress,
 ) -> Result<(), AppError> {
     let mut ctx = load_ctx(tx, actors, sup)?;
-    let mut w = in_transaction(tx, |tx| BulkWriter::load(tx))?;
+    let mut w = in_transaction(tx, BulkWriter::load)?;
     let mut plans = generate_plan::samples(plan).peekable();
     let mut done = 0u64;
     while plans.peek().is_some() {

@@ -9,20 +9,19 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::db::schema::{calendar_days, jurisdictions, samples, suppliers};
+use crate::db::schema::{calendar_days, jurisdictions, suppliers};
 use crate::db::{Db, Tx};
 use crate::domain::calendar::DayKind;
 use crate::domain::decimal::parse_determination;
-use crate::domain::lifecycle::{Action, SampleState};
 use crate::domain::limits::{Limit, LimitSet};
 use crate::domain::terms::{Analysis, ComparisonMethod, Operator, ResultParameter};
 use crate::error::AppError;
+use crate::ops::progress::{NoProgress, Progress};
 use crate::service::audit::{self, NewEvent};
 use crate::service::auth::CurrentUser;
-use crate::service::entry::{self, NewDetermination};
+use crate::service::import_samples::CheckedRow;
 use crate::service::reference::{self, split_categories};
-use crate::service::samples::{self as sample_svc, NewSample};
-use crate::service::workflow::{self, ActionRequest};
+use crate::service::samples::NewSample;
 use crate::time::{parse_date, to_ms};
 use crate::with_tx;
 use diesel::ExpressionMethods;
@@ -219,6 +218,22 @@ pub fn import(
     bytes: &[u8],
     opts: &ImportOptions,
     now: DateTime<Utc>,
+) -> Result<ImportReport, AppError> {
+    import_with_progress(db, user, kind, bytes, opts, now, &NoProgress)
+}
+
+/// [`import`], reporting the rows of a samples file written so far to `progress`.
+///
+/// # Errors
+/// As [`import`].
+pub fn import_with_progress(
+    db: &Db,
+    user: &CurrentUser,
+    kind: ImportKind,
+    bytes: &[u8],
+    opts: &ImportOptions,
+    now: DateTime<Utc>,
+    progress: &dyn Progress,
 ) -> Result<ImportReport, AppError> {
     let text = decode(bytes)?;
     let now_ms = to_ms(now);
@@ -599,7 +614,7 @@ pub fn import(
                 })
             })?
         }
-        ImportKind::Samples => import_samples(db, user, &text, now)?,
+        ImportKind::Samples => import_samples(db, user, &text, now, progress, SamplesWriter::Bulk)?,
     };
     Ok(report)
 }
@@ -758,11 +773,26 @@ pub const DETERMINATION_COLUMNS: [Analysis; 6] = [
     Analysis::QgrAd,
 ];
 
-fn import_samples(
+/// How a samples file is written (both give the same rows; tests compare them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SamplesWriter {
+    /// Worked out in memory, multi-row INSERT / COPY ([`crate::service::import_samples::write`]).
+    Bulk,
+    /// One service call per step ([`crate::service::import_samples::write_workflow`]).
+    Workflow,
+}
+
+/// Imports a samples file with the chosen writer (the import of [`ImportKind::Samples`]).
+///
+/// # Errors
+/// As [`import`].
+pub fn import_samples(
     db: &Db,
     user: &CurrentUser,
     text: &str,
     now: DateTime<Utc>,
+    progress: &dyn Progress,
+    writer: SamplesWriter,
 ) -> Result<ImportReport, AppError> {
     let det_cols: Vec<&str> = DETERMINATION_COLUMNS.iter().map(|a| a.as_code()).collect();
     let mut optional = vec![
@@ -786,7 +816,8 @@ fn import_samples(
     )
     .map_err(refuse)?;
     let mut errors = Vec::new();
-    let mut parsed = Vec::new();
+    let mut parsed: Vec<CheckedRow> = Vec::with_capacity(t.rows.len());
+    let mut first_row: HashMap<(String, String), usize> = HashMap::new();
     for (line, r) in &t.rows {
         let input = NewSample {
             supplier_code: r["supplier_code"].clone(),
@@ -841,101 +872,43 @@ fn import_samples(
                 }
             }
         }
-        if let Some((first, _, _)) =
-            parsed
-                .iter()
-                .find(|(_, o, _): &&(usize, NewSample, Vec<(Analysis, String)>)| {
-                    o.supplier_code == input.supplier_code && o.test_seal_no == input.test_seal_no
-                })
-        {
-            errors.push(RowError {
+        match first_row.entry((input.supplier_code.clone(), input.test_seal_no.clone())) {
+            std::collections::hash_map::Entry::Occupied(first) => errors.push(RowError {
                 row: *line,
                 column: "test_seal_no".into(),
                 message: format!(
-                    "the same supplier and test seal number are already on row {first}"
+                    "the same supplier and test seal number are already on row {}",
+                    first.get()
                 ),
-            });
+            }),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(*line);
+            }
         }
         parsed.push((*line, input, dets));
     }
     if !errors.is_empty() {
         return Err(refuse(errors));
     }
-    db.transaction(|tx| {
-        let (mut changed, mut unchanged) = (0, 0);
-        for (line, input, dets) in &parsed {
-            let key = format!("csv:{}:{}", input.supplier_code, input.test_seal_no);
-            let exists: i64 = with_tx!(tx, |c| samples::table
-                .filter(samples::idempotency_key.eq(&key))
-                .count()
-                .get_result(c))?;
-            if exists > 0 {
-                unchanged += 1;
-                continue;
-            }
-            let at_row = |e: AppError| match e {
-                AppError::Invalid { message, .. } | AppError::Conflict { message, .. } => {
-                    refuse(vec![RowError {
-                        row: *line,
-                        column: String::new(),
-                        message,
-                    }])
-                }
-                other => other,
-            };
-            let id = sample_svc::register(tx, user, input, Some(&key), now).map_err(at_row)?;
-            for action in [Action::Receive, Action::Start] {
-                let version = sample_svc::load(tx, id)?.version;
-                workflow::apply_action(
-                    tx,
-                    user,
-                    id,
-                    action,
-                    &ActionRequest {
-                        version,
-                        ..Default::default()
-                    },
-                    now,
-                )
-                .map_err(at_row)?;
-            }
-            for (a, v) in dets {
-                entry::enter(
-                    tx,
-                    user,
-                    id,
-                    &NewDetermination {
-                        analysis: a.as_code().into(),
-                        value: serde_json::Value::String(v.clone()),
-                    },
-                    now,
-                )
-                .map_err(at_row)?;
-            }
-            let s = sample_svc::load(tx, id)?;
-            if workflow::state_of(&s)? == SampleState::InitialTesting {
-                // Submit when every needed analysis is accepted; otherwise the sample waits in testing.
-                let _ = workflow::apply_action(
-                    tx,
-                    user,
-                    id,
-                    Action::Submit,
-                    &ActionRequest {
-                        version: s.version,
-                        ..Default::default()
-                    },
-                    now,
-                )
-                .or_else(|e| {
-                    if e.code() == "precision_not_met" {
-                        Ok(())
-                    } else {
-                        Err(at_row(e))
-                    }
-                })?;
-            }
-            changed += 1;
+    let at_row = |line: usize, e: AppError| match e {
+        AppError::Invalid { message, .. } | AppError::Conflict { message, .. } => {
+            refuse(vec![RowError {
+                row: line,
+                column: String::new(),
+                message,
+            }])
         }
+        other => other,
+    };
+    db.transaction(|tx| {
+        let (changed, unchanged) = match writer {
+            SamplesWriter::Bulk => {
+                crate::service::import_samples::write(tx, user, &parsed, now, progress, &at_row)?
+            }
+            SamplesWriter::Workflow => {
+                crate::service::import_samples::write_workflow(tx, user, &parsed, now, &at_row)?
+            }
+        };
         Ok(ImportReport {
             kind: ImportKind::Samples,
             rows: parsed.len(),

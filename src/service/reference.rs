@@ -203,6 +203,38 @@ pub fn split_categories(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Creates or replaces one limit set (`POST /api/v1/limit-sets` and the admin's page): its
+/// jurisdiction must exist; when something changed the audit event `limit_set.put` (the set as
+/// JSON) is written by `actor` in the same transaction. Returns whether something changed.
+///
+/// # Errors
+/// [`AppError::Invalid`] for an unknown jurisdiction or a set that breaks a rule; database
+/// errors.
+pub fn put_limit_set(
+    tx: &mut Tx<'_>,
+    actor: &str,
+    set: &LimitSet,
+    now_ms: i64,
+) -> Result<bool, AppError> {
+    jurisdiction_chain(tx, &set.jurisdiction)?;
+    let changed = upsert_limit_set(tx, set, now_ms)?;
+    if changed {
+        crate::service::audit::append(
+            tx,
+            now_ms,
+            crate::service::audit::NewEvent {
+                actor: actor.into(),
+                action: "limit_set.put".into(),
+                entity: "limit_set".into(),
+                entity_id: set.id.clone(),
+                after: serde_json::to_value(set).ok(),
+                ..Default::default()
+            },
+        )?;
+    }
+    Ok(changed)
+}
+
 /// Inserts or replaces a limit set and its limits. Returns true when something changed
 /// (an identical set already stored changes nothing, so importing twice is a no-op).
 ///

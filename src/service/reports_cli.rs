@@ -69,6 +69,12 @@ pub fn run(settings: &StorageSettings, command: ReportCommand) -> Result<ExitCod
     };
     let db = settings.open(2)?;
     let now = chrono::Utc::now();
+    // One long query: a spinner on a terminal, a line every 2 s otherwise (issue 8).
+    let spinner = crate::ops::progress::Spinner::start(if overdue {
+        "report overdue"
+    } else {
+        "report tat"
+    });
     let text = if overdue {
         let rows = run_overdue(&db, &params, now)?;
         if csv {
@@ -85,6 +91,7 @@ pub fn run(settings: &StorageSettings, command: ReportCommand) -> Result<ExitCod
             serde_json::to_string_pretty(&report).map_err(|e| AppError::Internal(e.to_string()))?
         }
     };
+    drop(spinner);
     print!("{text}");
     if !text.ends_with('\n') {
         println!();

@@ -227,7 +227,10 @@ struct GroupRow {
 }
 
 /// The stages of the report, with their release as seen at `as_of` (`rel`), their clock and
-/// their grouping attributes: CTEs `st` and `live`.
+/// their grouping attributes: CTEs `st` and `live`. `st` is MATERIALIZED (SQLite ≥ 3.35,
+/// PostgreSQL ≥ 12) so that both backends compute it once from the range of `stages_started`;
+/// inlined, SQLite walked all of `stages` in `stages_released` order to feed the window
+/// functions (tests/query_plans/).
 fn stages_cte(q: &TatQuery) -> String {
     let (from, to, asof) = (
         q.from.timestamp_millis(),
@@ -239,7 +242,7 @@ fn stages_cte(q: &TatQuery) -> String {
         .map(|s| format!(" AND g.stage = '{}'", s.as_code()))
         .unwrap_or_default();
     format!(
-        "st AS (SELECT g.id AS stage_id, g.stage, g.sample_id, g.started_at, g.due_at, \
+        "st AS MATERIALIZED (SELECT g.id AS stage_id, g.stage, g.sample_id, g.started_at, g.due_at, \
            CASE WHEN g.released_at IS NOT NULL AND g.released_at <= {asof} THEN g.released_at END AS rel, \
            l.calendar_code AS cc, l.timezone AS tz, l.code AS lab_code, sp.code AS supplier_code, \
            s.sample_code \
@@ -253,15 +256,17 @@ fn stages_cte(q: &TatQuery) -> String {
 
 /// Working time inside pauses per released stage, clamped to [start, release] and with
 /// overlapping pauses counted once: each pause contributes only the part after the latest end of
-/// the pauses that started before it. CTEs `pz`, `pzw`, `pieces`, `paused`.
+/// the pauses that started before it. CTEs `pz`, `pzw`, `pieces`, `paused`. `live CROSS JOIN
+/// stage_pauses` keeps SQLite's join order (the report's stages, then their pauses by
+/// `stage_pauses_stage`) instead of walking every pause; PostgreSQL treats it as a plain join.
 fn paused_cte(asof: i64) -> String {
     let ps = greatest("p.started_at", "live.started_at");
     let pe = least("COALESCE(p.ended_at, live.rel)", "live.rel");
     let es = greatest("pzw.ps", "COALESCE(pzw.prev_end, pzw.ps)");
     format!(
         "pz AS (SELECT p.id, p.stage_id, {ps} AS ps, {pe} AS pe, live.cc, live.tz \
-           FROM stage_pauses p JOIN live ON live.stage_id = p.stage_id \
-           WHERE live.rel IS NOT NULL AND p.started_at < {asof}), \
+           FROM live CROSS JOIN stage_pauses p WHERE p.stage_id = live.stage_id \
+           AND live.rel IS NOT NULL AND p.started_at < {asof}), \
          pzw AS (SELECT pz.*, MAX(pz.pe) OVER (PARTITION BY pz.stage_id ORDER BY pz.ps, pz.id \
            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM pz WHERE pz.pe > pz.ps), \
          pieces AS (SELECT pzw.stage_id, pzw.cc, pzw.tz, pzw.pe, {es} AS es FROM pzw), \
@@ -292,7 +297,8 @@ fn group_sql(g: GroupBy, asof: i64) -> (String, String) {
             "COALESCE(u.username, '(none)')".into(),
             format!(
                 " LEFT JOIN (SELECT DISTINCT d.stage_id, d.entered_by FROM determinations d \
-                 WHERE d.entered_at <= {asof}) dd ON dd.stage_id = tat.stage_id \
+                 WHERE d.stage_id IN (SELECT st.stage_id FROM st) AND d.entered_at <= {asof}) dd \
+                 ON dd.stage_id = tat.stage_id \
                  LEFT JOIN users u ON u.id = dd.entered_by"
             ),
         ),

@@ -349,7 +349,7 @@ pub fn discard(
     req: &DiscardRequest,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let sample = crate::service::samples::load(tx, sample_id)?;
+    let sample = crate::service::samples::load_for_update(tx, sample_id)?;
     crate::service::workflow::check_lab(&sample, user)?;
     crate::service::workflow::check_version(&sample, req.version)?;
     let reason = req.reason.trim();

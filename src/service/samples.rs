@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::count_star;
+use diesel::{OptionalExtension, QueryDsl, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
 use crate::db::schema::{samples, sampling_records, suppliers};
@@ -342,6 +343,31 @@ pub fn load(tx: &mut Tx<'_>, id: i64) -> Result<SampleRow, AppError> {
         .first::<SampleRow>(c)
         .optional())?
     .ok_or_else(|| AppError::NotFound(SAMPLE_NOT_FOUND.to_string()))
+}
+
+/// The sample with this id, its row locked for the rest of the write transaction: on PostgreSQL
+/// `SELECT … FOR UPDATE`, so that concurrent writes to one sample (from any server) queue and
+/// each sees the one before it committed, as on SQLite, whose write transactions are serial
+/// (`BEGIN IMMEDIATE`). Without it two determinations entered at once read the same run and
+/// the second failed on the unique (stage, analysis, run, seq) key; two transitions with the
+/// same version raced to insert the stage row (tests/two_servers.rs). Every use case that
+/// changes a sample loads it with this, first.
+///
+/// # Errors
+/// [`AppError::NotFound`].
+pub fn load_for_update(tx: &mut Tx<'_>, id: i64) -> Result<SampleRow, AppError> {
+    let row = match tx {
+        Tx::Sqlite(c) => samples::table
+            .find(id)
+            .first::<SampleRow>(&mut **c)
+            .optional()?,
+        Tx::Pg(c) => samples::table
+            .find(id)
+            .for_update()
+            .first::<SampleRow>(&mut **c)
+            .optional()?,
+    };
+    row.ok_or_else(|| AppError::NotFound(SAMPLE_NOT_FOUND.to_string()))
 }
 
 /// The sample id for a sample code, lab code or numeric id.

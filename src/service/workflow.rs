@@ -173,7 +173,7 @@ pub fn apply_action(
     req: &ActionRequest,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let sample = sample_svc::load(tx, sample_id)?;
+    let sample = sample_svc::load_for_update(tx, sample_id)?;
     check_lab(&sample, user)?;
     check_version(&sample, req.version)?;
     let reason = required_reason(action, req)?;
@@ -535,7 +535,7 @@ pub fn record_result_received(
     req: &ResultReceived,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let sample = sample_svc::load(tx, sample_id)?;
+    let sample = sample_svc::load_for_update(tx, sample_id)?;
     check_lab(&sample, user)?;
     check_version(&sample, req.version)?;
     if state_of(&sample)? != SampleState::InitialReleased {

@@ -159,6 +159,16 @@ fn cli_passwd_token_expiry_and_revocation() {
     assert!(db
         .read(|tx| coallab::service::auth::authenticate(tx, &token, now))
         .is_err());
+    // A technician needs a lab; disabling refuses the next sign-in.
+    assert!(!run(&["user", "add", "tech-x", "--role", "technician"], "").0);
+    assert!(run(&["user", "disable", "boss"], "").0);
+    let login =
+        coallab::service::users_session::login(&db, "boss", "twelve-chars", "cli", Utc::now())
+            .unwrap();
+    assert!(matches!(
+        login,
+        coallab::service::users_session::LoginOutcome::Refused
+    ));
     let log: Vec<String> = db
         .read(|tx| {
             Ok(with_tx!(tx, |c| audit_events::table
@@ -173,6 +183,7 @@ fn cli_passwd_token_expiry_and_revocation() {
         "token.issue",
         "login.success",
         "user.revoke_tokens",
+        "user.disable",
     ] {
         assert!(log.iter().any(|x| x == a), "{a} not in {log:?}");
     }

@@ -311,6 +311,8 @@ pub fn appeal(n: usize) -> ActionRequest {
 pub struct TestServer {
     pub address: String,
     pub db: Db,
+    /// The demo people seeded.
+    pub people: People,
     handle: Option<(actix_web::dev::ServerHandle, JoinHandle<()>)>,
     _db: TestDb,
 }
@@ -327,7 +329,7 @@ impl Drop for TestServer {
 /// Starts the real server over a fresh database seeded with the demo people.
 pub fn spawn(backend: Backend) -> Option<TestServer> {
     let tdb = fresh_db(backend)?;
-    seed(&tdb.db, Utc::now());
+    let people = seed(&tdb.db, Utc::now());
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let (tx, rx) = mpsc::channel();
@@ -343,6 +345,7 @@ pub fn spawn(backend: Backend) -> Option<TestServer> {
     Some(TestServer {
         address: format!("http://127.0.0.1:{port}"),
         db: tdb.db.clone(),
+        people,
         handle: Some((handle, thread)),
         _db: tdb,
     })
