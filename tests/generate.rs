@@ -11,33 +11,9 @@ use coallab::ops::progress::NoProgress;
 use coallab::service::generate::{generate, GenerateOptions, Writer};
 use coallab::service::generate_plan::{self, cutoff, PlanOptions};
 use diesel::connection::SimpleConnection;
-use diesel::sql_types::{BigInt, Text};
-use diesel::{QueryableByName, RunQueryDsl};
+use diesel::RunQueryDsl;
+use ops_support::lifecycle_rows::{pg_digest, Count, TABLES};
 use ops_support::{run_cli, Backend, Fresh};
-
-/// The tables a sample's lifecycle writes.
-const TABLES: [(&str, &str); 8] = [
-    ("samples", "id"),
-    ("sampling_records", "sample_id"),
-    ("stages", "id"),
-    ("determinations", "id"),
-    ("analysis_runs", "stage_id, analysis, run"),
-    ("stage_results", "stage_id, parameter"),
-    ("limit_verdicts", "stage_id, limit_set_id, parameter"),
-    ("audit_events", "seq"),
-];
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-#[derive(QueryableByName)]
-struct Digest {
-    #[diesel(sql_type = Text)]
-    h: String,
-}
 
 fn opts(writer: Writer) -> GenerateOptions {
     GenerateOptions {
@@ -95,19 +71,6 @@ fn bulk_writer_writes_the_rows_of_the_workflow_sqlite() {
     for db in [&dba, &dbb] {
         assert!(coallab::service::audit::verify(db).unwrap().ok);
     }
-}
-
-fn pg_digest(db: &Db, table: &str, order: &str) -> String {
-    db.read(|tx| {
-        let q = format!(
-            "SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY {order}), '')) AS h FROM {table} t"
-        );
-        Ok(match tx {
-            Tx::Pg(c) => diesel::sql_query(q).get_result::<Digest>(*c)?.h,
-            Tx::Sqlite(_) => unreachable!(),
-        })
-    })
-    .unwrap()
 }
 
 #[test]

@@ -11,32 +11,10 @@ use coallab::ops::progress::NoProgress;
 use coallab::service::auth::CurrentUser;
 use coallab::service::import::{import_samples, SamplesWriter};
 use diesel::connection::SimpleConnection;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::Text;
 use diesel::{QueryableByName, RunQueryDsl};
+use ops_support::lifecycle_rows::{pg_digest, Count, TABLES};
 use ops_support::{Backend, Fresh};
-
-const TABLES: [(&str, &str); 8] = [
-    ("samples", "id"),
-    ("sampling_records", "sample_id"),
-    ("stages", "id"),
-    ("determinations", "id"),
-    ("analysis_runs", "stage_id, analysis, run"),
-    ("stage_results", "stage_id, parameter"),
-    ("limit_verdicts", "stage_id, limit_set_id, parameter"),
-    ("audit_events", "seq"),
-];
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-#[derive(QueryableByName)]
-struct Digest {
-    #[diesel(sql_type = Text)]
-    h: String,
-}
 
 #[derive(QueryableByName)]
 struct StateRow {
@@ -178,19 +156,6 @@ fn bulk_import_writes_the_rows_of_the_workflow_sqlite() {
         }
     }
     assert!(coallab::service::audit::verify(&dba).unwrap().ok);
-}
-
-fn pg_digest(db: &Db, table: &str, order: &str) -> String {
-    db.read(|tx| {
-        let q = format!(
-            "SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY {order}), '')) AS h FROM {table} t"
-        );
-        Ok(match tx {
-            Tx::Pg(c) => diesel::sql_query(q).get_result::<Digest>(*c)?.h,
-            Tx::Sqlite(_) => unreachable!(),
-        })
-    })
-    .unwrap()
 }
 
 #[test]

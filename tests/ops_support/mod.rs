@@ -3,6 +3,8 @@
 //! a child process on 127.0.0.1 with a random port.
 #![allow(dead_code)]
 
+pub mod lifecycle_rows;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
