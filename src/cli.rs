@@ -358,7 +358,7 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
-            let db = settings.open(1)?;
+            let db = settings.open_existing(1)?;
             let report = crate::service::audit::verify(&db)?;
             println!(
                 "{}",

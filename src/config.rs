@@ -53,4 +53,24 @@ impl StorageSettings {
         crate::db::migrate::run_migrations(&db)?;
         Ok(db)
     }
+
+    /// Opens a database that must already exist, for commands that only read or check it
+    /// (`audit verify`): a mistyped `--data-dir` must not create an empty database and report
+    /// on that.
+    ///
+    /// # Errors
+    /// [`AppError::Config`] when the SQLite file does not exist; every error of [`Self::open`].
+    pub fn open_existing(&self, pool_size: u32) -> Result<Db, AppError> {
+        let url = self.url();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            let path = PathBuf::from(url.strip_prefix("sqlite://").unwrap_or(&url));
+            if !path.is_file() {
+                return Err(AppError::Config(format!(
+                    "no coallab database at {} (check --data-dir or DATABASE_URL)",
+                    path.display()
+                )));
+            }
+        }
+        self.open(pool_size)
+    }
 }

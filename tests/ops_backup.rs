@@ -190,3 +190,22 @@ fn restore_refuses_a_file_that_is_not_a_backup() {
         "{err}"
     );
 }
+
+#[test]
+fn audit_verify_refuses_a_data_dir_without_a_database() {
+    // A mistyped --data-dir used to create an empty database and report its empty chain as
+    // holding ({"events": 0, "ok": true}); an auditor must get an error instead.
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir");
+    let args: Vec<String> = vec![
+        "--data-dir".into(),
+        missing.to_string_lossy().to_string(),
+        "audit".into(),
+        "verify".into(),
+    ];
+    let (code, out, err) = run_cli(&args);
+    assert_ne!(code, 0, "{out}");
+    assert!(!out.contains("\"ok\": true"), "{out}");
+    assert!(err.contains("no coallab database"), "{err}");
+    assert!(!missing.exists(), "verify created {}", missing.display());
+}
