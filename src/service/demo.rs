@@ -263,7 +263,12 @@ struct Actors {
     regulator: CurrentUser,
 }
 
-fn act(
+/// Applies `action` to sample `id` at its current version, as `user` at `at` (the demo and
+/// the generator's replay push samples through the real workflow with it).
+///
+/// # Errors
+/// Every error of [`workflow::apply_action`].
+pub(crate) fn act(
     tx: &mut Tx<'_>,
     user: &CurrentUser,
     id: i64,

@@ -10,6 +10,7 @@ use crate::domain::lifecycle::Action;
 use crate::domain::repeatability::PrecisionOutcome;
 use crate::error::AppError;
 use crate::service::auth::CurrentUser;
+use crate::service::demo::act;
 use crate::service::entry::{self, NewDetermination};
 use crate::service::generate_plan::{cutoff, SamplePlan, StageValues, SupplierPlan};
 use crate::service::samples as sample_svc;
@@ -32,29 +33,6 @@ pub const APPEAL_REASON: &str = "企业对初检结果有异议，申请复检 (
 pub const RETAINED_CONDITION: &str = "封条完好 seal intact";
 /// The reason of closing a failed sample without appeal.
 pub const CLOSE_REASON: &str = "no appeal within the appeal window";
-
-fn act(
-    tx: &mut Tx<'_>,
-    user: &CurrentUser,
-    id: i64,
-    action: Action,
-    reason: Option<&str>,
-    at: DateTime<Utc>,
-) -> Result<(), AppError> {
-    let version = sample_svc::load(tx, id)?.version;
-    workflow::apply_action(
-        tx,
-        user,
-        id,
-        action,
-        &ActionRequest {
-            version,
-            reason: reason.map(String::from),
-            ..Default::default()
-        },
-        at,
-    )
-}
 
 /// Enters a stage's determinations from `at` (analyses 2 h apart, determinations 20 min apart)
 /// until each analysis has an accepted mean; stops at the cutoff. Returns false when cut off.
