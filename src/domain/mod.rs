@@ -21,5 +21,6 @@ pub mod stats;
 pub mod stats_control;
 pub mod stats_trend;
 pub mod terms;
+pub mod turnaround;
 pub mod verdict;
 pub mod working_time;

@@ -30,6 +30,7 @@ pub mod reports_pdf;
 pub mod reports_sql;
 pub mod reports_status;
 pub mod reports_tat;
+pub mod reports_tat_load;
 pub mod result_rows;
 pub mod retention;
 pub mod rows;

@@ -44,22 +44,8 @@ pub fn clock_span_ms(cal: &WorkingCalendar) -> (i64, i64) {
     )
 }
 
-/// One row of the clock.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClockDay {
-    /// Local midnight starting the day (ms, UTC).
-    pub day_start: i64,
-    /// Local midnight ending it (ms, UTC).
-    pub day_end: i64,
-    /// The local date, YYYY-MM-DD.
-    pub day: String,
-    /// ISO week of the date, e.g. 2025-W40 (weeks start on Monday).
-    pub iso_week: String,
-    /// 1 for a working day, else 0.
-    pub working: i32,
-    /// Working time (ms) from the clock's first day to `day_start`.
-    pub cum_before: i64,
-}
+/// One row of the clock (defined with the in-memory clock in src/domain/turnaround.rs).
+pub use crate::domain::turnaround::ClockDay;
 
 /// The clock rows of `cal` over the whole span, in date order.
 pub fn clock_days(cal: &WorkingCalendar) -> Vec<ClockDay> {

@@ -3,29 +3,37 @@
 //! or late, and the count, mean, median, 90th percentile and maximum of their turnaround in
 //! working days and hours; plus the open stages past due at `as_of`.
 //!
-//! Everything is computed by the database in one query per part: the working time of each stage
-//! comes from the `working_clock` table (src/service/reports_clock.rs, built with the domain
-//! calendar), paused time from `stage_pauses` (overlapping pauses counted once, as
-//! `domain::working_time::merge_intervals` does), and the statistics from GROUP BY and window
-//! functions (ROW_NUMBER/COUNT) that SQLite and PostgreSQL both run. Only one row per group
-//! reaches Rust.
+//! The database reads the stages started in the period from one covering index
+//! (src/service/reports_tat_load.rs); the working time of each stage comes from the lab's
+//! `working_clock` rows held in memory (src/service/reports_clock.rs, built with the domain
+//! calendar), paused time from `stage_pauses` (overlapping pauses counted once), and the
+//! statistics from src/domain/turnaround.rs. At 1 000 000 samples a year holds about 570 000
+//! stages; computing W(t) twice per stage in the database (a correlated seek each) and joining
+//! every stage to its wide `samples` row took 7–10 s, the same work here well under 2 s
+//! (docs/performance.md).
 //!
 //! Reproducibility: a stage counts when it started before `as_of`; it is released at `as_of`
 //! only if `released_at <= as_of`, else it is open; determinations count when entered at or
 //! before `as_of`; a sample rejected or cancelled (audit event at or before `as_of`) drops its
 //! unreleased stage. Later work therefore never changes a report with the same `as_of`.
 
+use std::collections::{BTreeMap, HashMap};
+
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{BigInt, Nullable, Text};
-use diesel::QueryableByName;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::db::Tx;
 use crate::domain::rounding::round_half_even;
 use crate::domain::terms::Stage;
+use crate::domain::turnaround::{
+    summarize, turnaround_seconds, StageTurnaround, TurnaroundSummary, WorkingClock,
+};
 use crate::error::AppError;
-use crate::service::reports_sql::{clock_column, greatest, least, load_rows, working_ms};
+use crate::service::reports_tat_load::{
+    lab_clocks, period_pauses, period_stages, period_technicians, sample_labs_suppliers,
+    stage_samples, supplier_codes, LabClocks, PeriodStage, NONE,
+};
 use crate::time::ms_to_rfc3339;
 
 /// How the TAT report groups stages (always within each stage kind).
@@ -142,30 +150,23 @@ pub struct TatGroup {
 }
 
 /// An open stage past its due instant at `as_of`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, QueryableByName)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OverdueStage {
     /// initial_test or retest.
-    #[diesel(sql_type = Text)]
     pub stage: String,
     /// Sample code.
-    #[diesel(sql_type = Text)]
     pub sample_code: String,
     /// Supplier code.
-    #[diesel(sql_type = Text)]
     pub supplier_code: String,
     /// Lab code.
-    #[diesel(sql_type = Text)]
     pub lab_code: String,
     /// Start of the stage (ms).
-    #[diesel(sql_type = BigInt)]
     #[serde(serialize_with = "as_rfc3339")]
     pub started_at: i64,
     /// Due instant (ms).
-    #[diesel(sql_type = BigInt)]
     #[serde(serialize_with = "as_rfc3339")]
     pub due_at: i64,
     /// Working seconds from the due instant to `as_of`.
-    #[diesel(sql_type = BigInt)]
     pub overdue_working_seconds: i64,
 }
 
@@ -196,115 +197,6 @@ pub struct TatReport {
 pub const PERCENTILE_METHOD: &str =
     "linear interpolation between closest ranks (Hyndman-Fan type 7, as PostgreSQL percentile_cont and Excel PERCENTILE.INC): h = (n - 1) p + 1, x[floor h] + (h - floor h)(x[floor h + 1] - x[floor h])";
 
-#[derive(QueryableByName)]
-struct GroupRow {
-    #[diesel(sql_type = Text)]
-    stage: String,
-    #[diesel(sql_type = Text)]
-    grp: String,
-    #[diesel(sql_type = BigInt)]
-    started: i64,
-    #[diesel(sql_type = BigInt)]
-    released: i64,
-    #[diesel(sql_type = BigInt)]
-    on_time: i64,
-    #[diesel(sql_type = BigInt)]
-    late_released: i64,
-    #[diesel(sql_type = BigInt)]
-    open_past_due: i64,
-    #[diesel(sql_type = BigInt)]
-    sum_s: i64,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    max_s: Option<i64>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    med_lo: Option<i64>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    med_hi: Option<i64>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    p90_lo: Option<i64>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    p90_hi: Option<i64>,
-}
-
-/// The stages of the report, with their release as seen at `as_of` (`rel`), their clock and
-/// their grouping attributes: CTEs `st` and `live`. `st` is MATERIALIZED (SQLite ≥ 3.35,
-/// PostgreSQL ≥ 12) so that both backends compute it once from the range of `stages_started`;
-/// inlined, SQLite walked all of `stages` in `stages_released` order to feed the window
-/// functions (tests/query_plans/).
-fn stages_cte(q: &TatQuery) -> String {
-    let (from, to, asof) = (
-        q.from.timestamp_millis(),
-        q.to.timestamp_millis(),
-        q.as_of.timestamp_millis(),
-    );
-    let stage_filter = q
-        .stage
-        .map(|s| format!(" AND g.stage = '{}'", s.as_code()))
-        .unwrap_or_default();
-    format!(
-        "st AS MATERIALIZED (SELECT g.id AS stage_id, g.stage, g.sample_id, g.started_at, g.due_at, \
-           CASE WHEN g.released_at IS NOT NULL AND g.released_at <= {asof} THEN g.released_at END AS rel, \
-           l.calendar_code AS cc, l.timezone AS tz, l.code AS lab_code, sp.code AS supplier_code, \
-           s.sample_code \
-         FROM stages g JOIN samples s ON s.id = g.sample_id JOIN labs l ON l.id = s.lab_id \
-           JOIN suppliers sp ON sp.id = s.supplier_id \
-         WHERE g.started_at >= {from} AND g.started_at < {to} AND g.started_at < {asof}{stage_filter}), \
-         live AS (SELECT st.* FROM st WHERE st.rel IS NOT NULL OR NOT EXISTS (SELECT 1 FROM audit_events a \
-           WHERE a.sample_id = st.sample_id AND a.action IN ('sample.reject', 'sample.cancel') AND a.at <= {asof}))"
-    )
-}
-
-/// Working time inside pauses per released stage, clamped to [start, release] and with
-/// overlapping pauses counted once: each pause contributes only the part after the latest end of
-/// the pauses that started before it. CTEs `pz`, `pzw`, `pieces`, `paused`. `live CROSS JOIN
-/// stage_pauses` keeps SQLite's join order (the report's stages, then their pauses by
-/// `stage_pauses_stage`) instead of walking every pause; PostgreSQL treats it as a plain join.
-fn paused_cte(asof: i64) -> String {
-    let ps = greatest("p.started_at", "live.started_at");
-    let pe = least("COALESCE(p.ended_at, live.rel)", "live.rel");
-    let es = greatest("pzw.ps", "COALESCE(pzw.prev_end, pzw.ps)");
-    format!(
-        "pz AS (SELECT p.id, p.stage_id, {ps} AS ps, {pe} AS pe, live.cc, live.tz \
-           FROM live CROSS JOIN stage_pauses p WHERE p.stage_id = live.stage_id \
-           AND live.rel IS NOT NULL AND p.started_at < {asof}), \
-         pzw AS (SELECT pz.*, MAX(pz.pe) OVER (PARTITION BY pz.stage_id ORDER BY pz.ps, pz.id \
-           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM pz WHERE pz.pe > pz.ps), \
-         pieces AS (SELECT pzw.stage_id, pzw.cc, pzw.tz, pzw.pe, {es} AS es FROM pzw), \
-         paused AS (SELECT pieces.stage_id, CAST(SUM({wpe} - {wes}) AS BIGINT) AS paused_ms \
-           FROM pieces WHERE pieces.pe > pieces.es GROUP BY pieces.stage_id)",
-        wpe = working_ms("pieces.pe", "pieces.cc", "pieces.tz"),
-        wes = working_ms("pieces.es", "pieces.cc", "pieces.tz"),
-    )
-}
-
-fn group_sql(g: GroupBy, asof: i64) -> (String, String) {
-    match g {
-        GroupBy::Stage => ("CAST('all' AS TEXT)".into(), String::new()),
-        GroupBy::Lab => ("tat.lab_code".into(), String::new()),
-        GroupBy::Supplier => ("tat.supplier_code".into(), String::new()),
-        GroupBy::PeriodWeek => (
-            clock_column("iso_week", "tat.started_at", "tat.cc", "tat.tz"),
-            String::new(),
-        ),
-        GroupBy::PeriodMonth => (
-            format!(
-                "SUBSTR({}, 1, 7)",
-                clock_column("day", "tat.started_at", "tat.cc", "tat.tz")
-            ),
-            String::new(),
-        ),
-        GroupBy::Technician => (
-            "COALESCE(u.username, '(none)')".into(),
-            format!(
-                " LEFT JOIN (SELECT DISTINCT d.stage_id, d.entered_by FROM determinations d \
-                 WHERE d.stage_id IN (SELECT st.stage_id FROM st) AND d.entered_at <= {asof}) dd \
-                 ON dd.stage_id = tat.stage_id \
-                 LEFT JOIN users u ON u.id = dd.entered_by"
-            ),
-        ),
-    }
-}
-
 /// Checks the query's instants: `from < to` and all inside the working clock.
 ///
 /// # Errors
@@ -331,42 +223,131 @@ pub fn validate(q: &TatQuery) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The stages of a report's period with the labs' clocks and, when needed, their samples' labs
+/// and suppliers.
+struct Period {
+    stages: Vec<PeriodStage>,
+    clocks: LabClocks,
+    /// sample id → (lab id, supplier id); read when grouping by supplier or lab, or when the
+    /// labs do not all share one clock.
+    samples: Option<HashMap<i64, (i64, i64)>>,
+}
+
+impl Period {
+    fn load(tx: &mut Tx<'_>, q: &TatQuery, need_samples: bool) -> Result<Period, AppError> {
+        let stages = period_stages(tx, q)?;
+        let clocks = lab_clocks(tx)?;
+        let samples = if need_samples || clocks.shared().is_none() {
+            Some(sample_labs_suppliers(tx, q)?)
+        } else {
+            None
+        };
+        Ok(Period {
+            stages,
+            clocks,
+            samples,
+        })
+    }
+
+    fn sample(&self, st: &PeriodStage) -> Result<(i64, i64), AppError> {
+        self.samples
+            .as_ref()
+            .and_then(|m| m.get(&st.sample_id).copied())
+            .ok_or_else(|| AppError::Internal(format!("sample {} not read", st.sample_id)))
+    }
+
+    fn clock(&self, st: &PeriodStage) -> Result<&WorkingClock, AppError> {
+        match self.clocks.shared() {
+            Some(c) => Ok(c),
+            None => self.clocks.of_lab(self.sample(st)?.0),
+        }
+    }
+}
+
+fn outside_clock() -> AppError {
+    AppError::Internal("an instant of the report lies outside the working clock".into())
+}
+
+/// The groups a stage counts in (one, except by technician).
+fn group_keys(
+    period: &Period,
+    st: &PeriodStage,
+    g: GroupBy,
+    clock: &WorkingClock,
+    suppliers: &HashMap<i64, String>,
+    technicians: &HashMap<i64, std::collections::BTreeSet<String>>,
+) -> Result<Vec<String>, AppError> {
+    let day = || clock.day_of(st.started_at).ok_or_else(outside_clock);
+    Ok(match g {
+        GroupBy::Stage => vec!["all".to_string()],
+        GroupBy::PeriodWeek => vec![day()?.iso_week.clone()],
+        GroupBy::PeriodMonth => vec![day()?.day.chars().take(7).collect()],
+        GroupBy::Supplier => {
+            let id = period.sample(st)?.1;
+            vec![suppliers
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| AppError::Internal(format!("no supplier {id}")))?]
+        }
+        GroupBy::Lab => vec![period.clocks.code(period.sample(st)?.0)?.to_string()],
+        GroupBy::Technician => match technicians.get(&st.id) {
+            Some(names) if !names.is_empty() => names.iter().cloned().collect(),
+            _ => vec![NONE.to_string()],
+        },
+    })
+}
+
 /// Computes the report. Call [`crate::service::reports_clock::ensure_clocks`] first.
 ///
 /// # Errors
-/// [`AppError::Invalid`] for bad instants; database errors.
+/// [`AppError::Invalid`] for bad instants; [`AppError::Internal`] when a lab's clock is not
+/// built; database errors.
 pub fn tat_report(tx: &mut Tx<'_>, q: &TatQuery) -> Result<TatReport, AppError> {
     validate(q)?;
     let asof = q.as_of.timestamp_millis();
-    let (gexpr, gjoin) = group_sql(q.group_by, asof);
-    let sql = format!(
-        "WITH {st}, {paused}, \
-         tat AS (SELECT live.*, CASE WHEN live.rel IS NULL THEN NULL ELSE \
-           ({wrel} - {wstart} - COALESCE(paused.paused_ms, 0)) / 1000 END AS tat_s \
-           FROM live LEFT JOIN paused ON paused.stage_id = live.stage_id), \
-         grouped AS (SELECT tat.stage, {gexpr} AS grp, tat.rel, tat.due_at, tat.tat_s, \
-           CASE WHEN tat.rel IS NULL THEN 0 ELSE 1 END AS done FROM tat{gjoin}), \
-         ranked AS (SELECT grouped.*, \
-           ROW_NUMBER() OVER (PARTITION BY grouped.stage, grouped.grp, grouped.done ORDER BY grouped.tat_s) AS rn, \
-           COUNT(*) OVER (PARTITION BY grouped.stage, grouped.grp, grouped.done) AS n FROM grouped) \
-         SELECT stage, grp, COUNT(*) AS started, CAST(SUM(done) AS BIGINT) AS released, \
-           CAST(SUM(CASE WHEN done = 1 AND rel <= due_at THEN 1 ELSE 0 END) AS BIGINT) AS on_time, \
-           CAST(SUM(CASE WHEN done = 1 AND rel > due_at THEN 1 ELSE 0 END) AS BIGINT) AS late_released, \
-           CAST(SUM(CASE WHEN done = 0 AND due_at < {asof} THEN 1 ELSE 0 END) AS BIGINT) AS open_past_due, \
-           CAST(SUM(CASE WHEN done = 1 THEN tat_s ELSE 0 END) AS BIGINT) AS sum_s, \
-           MAX(CASE WHEN done = 1 THEN tat_s END) AS max_s, \
-           MAX(CASE WHEN done = 1 AND rn = (n - 1) / 2 + 1 THEN tat_s END) AS med_lo, \
-           MAX(CASE WHEN done = 1 AND rn = (n - 1) / 2 + 2 THEN tat_s END) AS med_hi, \
-           MAX(CASE WHEN done = 1 AND rn = (9 * (n - 1)) / 10 + 1 THEN tat_s END) AS p90_lo, \
-           MAX(CASE WHEN done = 1 AND rn = (9 * (n - 1)) / 10 + 2 THEN tat_s END) AS p90_hi \
-         FROM ranked GROUP BY stage, grp ORDER BY stage, grp",
-        st = stages_cte(q),
-        paused = paused_cte(asof),
-        wrel = working_ms("live.rel", "live.cc", "live.tz"),
-        wstart = working_ms("live.started_at", "live.cc", "live.tz"),
-    );
-    let rows: Vec<GroupRow> = load_rows(tx, &sql, &[])?;
-    let groups = rows.into_iter().map(group_of).collect();
+    let period = Period::load(
+        tx,
+        q,
+        matches!(q.group_by, GroupBy::Supplier | GroupBy::Lab),
+    )?;
+    let pauses = if period.stages.iter().any(|s| s.rel.is_some()) {
+        period_pauses(tx, q)?
+    } else {
+        HashMap::new()
+    };
+    let technicians = if q.group_by == GroupBy::Technician {
+        period_technicians(tx, q)?
+    } else {
+        HashMap::new()
+    };
+    let suppliers = if q.group_by == GroupBy::Supplier {
+        supplier_codes(tx)?
+    } else {
+        HashMap::new()
+    };
+    let mut groups: BTreeMap<(String, String), Vec<StageTurnaround>> = BTreeMap::new();
+    for st in &period.stages {
+        let clock = period.clock(st)?;
+        let turnaround_s = match st.rel {
+            Some(rel) => {
+                let p = pauses.get(&st.id).map(Vec::as_slice).unwrap_or_default();
+                Some(turnaround_seconds(clock, st.started_at, rel, p).ok_or_else(outside_clock)?)
+            }
+            None => None,
+        };
+        let row = StageTurnaround {
+            due_at: st.due_at,
+            released_at: st.rel,
+            turnaround_s,
+        };
+        for key in group_keys(&period, st, q.group_by, clock, &suppliers, &technicians)? {
+            groups.entry((st.stage.clone(), key)).or_default().push(row);
+        }
+    }
+    let groups = groups
+        .into_iter()
+        .map(|((stage, group), rows)| group_of(stage, group, summarize(&rows, asof)))
+        .collect();
     Ok(TatReport {
         as_of: ms_to_rfc3339(asof),
         from: ms_to_rfc3339(q.from.timestamp_millis()),
@@ -374,7 +355,7 @@ pub fn tat_report(tx: &mut Tx<'_>, q: &TatQuery) -> Result<TatReport, AppError> 
         group_by: q.group_by,
         percentile_method: PERCENTILE_METHOD,
         groups,
-        open_past_due: overdue_stages(tx, q)?,
+        open_past_due: overdue_of(tx, q, &period)?,
     })
 }
 
@@ -382,84 +363,75 @@ pub fn tat_report(tx: &mut Tx<'_>, q: &TatQuery) -> Result<TatReport, AppError> 
 /// filter), earliest due first.
 ///
 /// # Errors
-/// [`AppError::Invalid`] for bad instants; database errors.
+/// As [`tat_report`].
 pub fn overdue_stages(tx: &mut Tx<'_>, q: &TatQuery) -> Result<Vec<OverdueStage>, AppError> {
     validate(q)?;
+    let period = Period::load(tx, q, false)?;
+    overdue_of(tx, q, &period)
+}
+
+fn overdue_of(
+    tx: &mut Tx<'_>,
+    q: &TatQuery,
+    period: &Period,
+) -> Result<Vec<OverdueStage>, AppError> {
     let asof = q.as_of.timestamp_millis();
-    let sql = format!(
-        "WITH {st} SELECT live.stage, live.sample_code, live.supplier_code, live.lab_code, \
-           live.started_at, live.due_at, ({wasof} - {wdue}) / 1000 AS overdue_working_seconds \
-         FROM live WHERE live.rel IS NULL AND live.due_at < {asof} \
-         ORDER BY live.due_at, live.sample_code, live.stage",
-        st = stages_cte(q),
-        wasof = working_ms(&asof.to_string(), "live.cc", "live.tz"),
-        wdue = working_ms("live.due_at", "live.cc", "live.tz"),
-    );
-    load_rows(tx, &sql, &[])
+    let open: Vec<&PeriodStage> = period
+        .stages
+        .iter()
+        .filter(|s| s.rel.is_none() && s.due_at < asof)
+        .collect();
+    let ids: Vec<i64> = open.iter().map(|s| s.id).collect();
+    let info = stage_samples(tx, &ids)?;
+    let mut out = Vec::with_capacity(open.len());
+    for st in open {
+        let (sample_code, supplier_code, lab_id) = info
+            .get(&st.id)
+            .ok_or_else(|| AppError::Internal(format!("stage {} not read", st.id)))?;
+        let clock = period.clocks.of_lab(*lab_id)?;
+        out.push(OverdueStage {
+            stage: st.stage.clone(),
+            sample_code: sample_code.clone(),
+            supplier_code: supplier_code.clone(),
+            lab_code: period.clocks.code(*lab_id)?.to_string(),
+            started_at: st.started_at,
+            due_at: st.due_at,
+            overdue_working_seconds: clock.between(st.due_at, asof).ok_or_else(outside_clock)?
+                / 1000,
+        });
+    }
+    out.sort_by(|a, b| {
+        (a.due_at, &a.sample_code, &a.stage).cmp(&(b.due_at, &b.sample_code, &b.stage))
+    });
+    Ok(out)
 }
 
-/// Linear interpolation between ranks `lo` and `lo + 1` with fraction `num / den`.
-fn interpolate(lo: Option<i64>, hi: Option<i64>, num: i64, den: i64) -> Option<Decimal> {
-    let lo = lo?;
-    let hi = hi.unwrap_or(lo);
-    Some(Decimal::from(lo) + Decimal::from(hi - lo) * Decimal::from(num) / Decimal::from(den))
-}
-
-fn group_of(r: GroupRow) -> TatGroup {
-    let n = r.released;
-    let late = r.late_released + r.open_past_due;
-    let decided = r.on_time + late;
+/// One line of the report from the statistics of its stages.
+fn group_of(stage: String, group: String, s: TurnaroundSummary) -> TatGroup {
+    let late = s.late_released + s.open_past_due;
+    let decided = s.on_time + late;
     let rate = (decided > 0)
-        .then(|| round_half_even(Decimal::from(r.on_time) / Decimal::from(decided), 4));
-    let (median, p90, mean) = if n > 0 {
-        (
-            interpolate(r.med_lo, r.med_hi, (n - 1) % 2, 2),
-            interpolate(r.p90_lo, r.p90_hi, (9 * (n - 1)) % 10, 10),
-            Some(round_half_even(
-                Decimal::from(r.sum_s) / Decimal::from(n),
-                1,
-            )),
-        )
-    } else {
-        (None, None, None)
-    };
+        .then(|| round_half_even(Decimal::from(s.on_time) / Decimal::from(decided), 4));
     TatGroup {
-        stage: r.stage,
-        group: r.grp,
-        started: r.started,
-        released: r.released,
-        open: r.started - r.released,
-        on_time: r.on_time,
+        stage,
+        group,
+        started: s.started,
+        released: s.released,
+        open: s.started - s.released,
+        on_time: s.on_time,
         late,
-        open_past_due: r.open_past_due,
+        open_past_due: s.open_past_due,
         on_time_rate: rate,
-        mean: mean.map(Figure::of),
-        median: median.map(Figure::of),
-        p90: p90.map(Figure::of),
-        max: r.max_s.map(|s| Figure::of(Decimal::from(s))),
+        mean: s.mean_s.map(Figure::of),
+        median: s.median_s.map(Figure::of),
+        p90: s.p90_s.map(Figure::of),
+        max: s.max_s.map(|x| Figure::of(Decimal::from(x))),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn linear_percentiles_by_hand() {
-        // n = 4 values 10, 20, 30, 40: median h = 3·0.5 + 1 = 2.5 → 20 + 0.5·10 = 25;
-        // p90 h = 3·0.9 + 1 = 3.7 → 30 + 0.7·10 = 37.
-        assert_eq!(
-            interpolate(Some(20), Some(30), 3 % 2, 2),
-            Some(Decimal::from(25))
-        );
-        assert_eq!((9 * 3) / 10 + 1, 3);
-        assert_eq!(
-            interpolate(Some(30), Some(40), (9 * 3) % 10, 10),
-            Some(Decimal::from(37))
-        );
-        // n = 1: both are the value itself.
-        assert_eq!(interpolate(Some(7), None, 0, 2), Some(Decimal::from(7)));
-    }
 
     #[test]
     fn figures_round_half_even_once() {

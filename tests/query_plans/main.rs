@@ -30,6 +30,7 @@ mod drive;
 mod explain;
 mod fill;
 mod reads;
+mod tat_oracle;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
@@ -116,6 +117,14 @@ const EXPECTED_INDEXES: &[(&str, &str)] = &[
     ("audit_events_actor", "GET /api/v1/audit?actor&per_page"),
     ("audit_events_action", "GET /api/v1/audit?action&per_page"),
     ("stage_revisions_replaces", "GET /verify/{key}?code&format"),
+    (
+        "stages_started_cover",
+        "GET /api/v1/reports/tat?from&group_by&to",
+    ),
+    (
+        "stages_started_cover",
+        "GET /api/v1/reports/overdue?from&to",
+    ),
 ];
 
 static RECORDING: AtomicBool = AtomicBool::new(false);
@@ -247,6 +256,8 @@ fn check_plans(backend: Backend) {
     RECORDING.store(false, Ordering::SeqCst);
     drop(handle.stop(false));
     let _ = thread.join();
+    let lines = tat_oracle::check(&db);
+    eprintln!("{backend:?}: the TAT report equals its SQL oracle on {lines} lines");
 
     let seen = std::mem::take(&mut *SEEN.lock().unwrap_or_else(|e| e.into_inner()));
     let requests: BTreeSet<&String> = seen.values().flatten().collect();
