@@ -9,7 +9,8 @@
 //! (a marker file and its sample count recognise it); every run measures on a fresh working copy
 //! of it. With the release `coallab serve` running on the copy (rate limits off, `--workers`,
 //! `--pool-size`), it measures
-//! - status lookup (`GET /api/v1/samples/{code}`, random released samples, as the regulator)
+//! - status lookup (`GET /api/v1/reports/status?sample_code={code}`, random released samples, as
+//!   the regulator), the whole sample view (`GET /api/v1/samples/{code}`, the same samples)
 //!   and determination entry (`POST …/determinations`, as the technician) at each concurrency:
 //!   requests/s, p50 and p99, beside `GET /health` at the same concurrency;
 //! - the TAT report and the supplier list for the year with the most samples, and the
@@ -198,16 +199,14 @@ fn measure_http(
         paths: Arc::new(vec!["/health".to_string()]),
         token: None,
     };
-    let lookup = Workload::Get {
-        paths: Arc::new(
-            facts
-                .codes
-                .iter()
-                .map(|c| format!("/api/v1/samples/{c}"))
-                .collect(),
-        ),
+    let get_each = |path: &dyn Fn(&str) -> String| Workload::Get {
+        paths: Arc::new(facts.codes.iter().map(|c| path(c)).collect()),
         token: Some("demo-regulator".into()),
     };
+    // The regulator's status lookup (state, verdict, deadlines of each stage), and the whole
+    // sample view with its results and limits.
+    let lookup = get_each(&|c| format!("/api/v1/reports/status?sample_code={c}"));
+    let view = get_each(&|c| format!("/api/v1/samples/{c}"));
     // One sample per client of each run: samples already in initial testing, and as many more
     // registered, received and started over HTTP as are missing.
     let keys = if args.wants("entry") {
@@ -241,8 +240,14 @@ fn measure_http(
         if args.wants("lookup") {
             http.push(HttpFigure {
                 name: "status lookup".into(),
-                endpoint: "GET /api/v1/samples/{code}".into(),
+                endpoint: "GET /api/v1/reports/status?sample_code={code}".into(),
                 coallab: run(&lookup, "status lookup")?,
+                health: h.clone(),
+            });
+            http.push(HttpFigure {
+                name: "sample view".into(),
+                endpoint: "GET /api/v1/samples/{code}".into(),
+                coallab: run(&view, "sample view")?,
                 health: h.clone(),
             });
         }
@@ -260,7 +265,13 @@ fn measure_http(
             });
         }
     }
-    http.sort_by_key(|h| (h.name != "status lookup", h.coallab.clients));
+    let order = |name: &str| {
+        ["status lookup", "sample view"]
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or(2)
+    };
+    http.sort_by_key(|h| (order(&h.name), h.coallab.clients));
     let y = facts.year;
     let code = &facts.big_supplier;
     let mut timed = Vec::new();

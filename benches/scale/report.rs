@@ -11,7 +11,7 @@ use crate::store::{Backend, Marker};
 /// One HTTP figure at one concurrency, beside the health endpoint at the same concurrency.
 #[derive(Debug, Clone, Serialize)]
 pub struct HttpFigure {
-    /// "status lookup" or "determination entry".
+    /// "status lookup", "sample view" or "determination entry".
     pub name: String,
     /// The endpoint measured.
     pub endpoint: String,

@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use crate::api::access::{require, Endpoint};
-use crate::api::auth::Auth;
+use crate::api::auth::{Auth, LazyAuth};
 use crate::api::{blocking, AppState};
 use crate::error::AppError;
 use crate::service::reports::{self as svc, SupplierFilter};
@@ -72,25 +72,32 @@ struct StatusCsvRow<'a> {
 }
 
 /// `GET /api/v1/reports/status?sample_code=…` or `?report_no=…`: where a sample stands.
+///
+/// A regulator's hot path: the bearer token is checked inside the same blocking database call
+/// as the lookup ([`LazyAuth`], docs/performance.md), with the errors in the usual order (401,
+/// 403, then a bad `format`, then 404).
 pub async fn status(
     state: web::Data<AppState>,
-    Auth(user): Auth,
+    auth: LazyAuth,
     req: HttpRequest,
     q: web::Query<StatusQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require(&user, Endpoint::RegulatorReports)?;
-    let csv = wants_csv(&req, q.format.as_deref())?;
+    let format = wants_csv(&req, q.format.as_deref());
     let db = state.db.clone();
     let q = q.into_inner();
-    let s = blocking(move || {
+    let (s, csv) = blocking(move || {
         db.read(|tx| {
-            svc::sample_status(
+            let user = auth.user(tx)?;
+            require(&user, Endpoint::RegulatorReports)?;
+            let csv = format?;
+            let s = svc::sample_status(
                 tx,
                 &user,
                 q.sample_code.as_deref(),
                 q.report_no.as_deref(),
                 chrono::Utc::now(),
-            )
+            )?;
+            Ok((s, csv))
         })
     })
     .await?;

@@ -7,14 +7,12 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::QueryableByName;
 use serde::Serialize;
 
-use crate::db::schema::stages;
 use crate::db::Tx;
 use crate::domain::terms::Role;
 use crate::error::AppError;
 use crate::service::auth::CurrentUser;
 use crate::service::reports_sql::{effective_closed_at, effective_state, load_rows, Bind};
 use crate::time::ms_to_rfc3339;
-use crate::with_tx;
 
 /// The status of one sample, as a regulator asks for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -71,8 +69,6 @@ pub struct StageStatus {
 #[derive(QueryableByName)]
 struct StatusRow {
     #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = BigInt)]
     lab_id: i64,
     #[diesel(sql_type = Text)]
     sample_code: String,
@@ -96,6 +92,18 @@ struct StatusRow {
     final_at: Option<i64>,
     #[diesel(sql_type = Nullable<BigInt>)]
     appeal_closes_at: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    stage: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    report_no: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    started_at: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    due_at: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    released_at: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    verdict: Option<String>,
 }
 
 /// The status of the sample with this sample code or report number (exactly one of them).
@@ -114,7 +122,7 @@ pub fn sample_status(
     let (cond, key) = match (sample_code, report_no) {
         (Some(c), None) => ("s.sample_code = ?", c),
         (None, Some(r)) => (
-            "s.id = (SELECT g.sample_id FROM stages g WHERE g.report_no = ?)",
+            "s.id = (SELECT r.sample_id FROM stages r WHERE r.report_no = ?)",
             r,
         ),
         _ => {
@@ -124,69 +132,57 @@ pub fn sample_status(
             ))
         }
     };
+    // One statement: the sample with its supplier and its stages in order (one row per stage,
+    // or one row with NULL stage columns before the first stage).
     let sql = format!(
-        "SELECT s.id, s.lab_id, s.sample_code, sp.code, sp.name, sp.kind, sp.town, s.sampled_on, \
-           s.state, {eff} AS eff_state, s.final_verdict, {closed} AS final_at, s.appeal_closes_at \
-         FROM samples s JOIN suppliers sp ON sp.id = s.supplier_id WHERE {cond}",
+        "SELECT s.lab_id, s.sample_code, sp.code, sp.name, sp.kind, sp.town, s.sampled_on, \
+           s.state, {eff} AS eff_state, s.final_verdict, {closed} AS final_at, s.appeal_closes_at, \
+           g.stage, g.report_no, g.started_at, g.due_at, g.released_at, g.verdict \
+         FROM samples s JOIN suppliers sp ON sp.id = s.supplier_id \
+           LEFT JOIN stages g ON g.sample_id = s.id WHERE {cond} ORDER BY g.id",
         eff = effective_state(now_ms),
         closed = effective_closed_at(now_ms),
     );
-    let row: Option<StatusRow> = load_rows(tx, &sql, &[Bind::Text(key.trim().to_string())])?
-        .into_iter()
-        .next();
+    let mut rows: Vec<StatusRow> = load_rows(tx, &sql, &[Bind::Text(key.trim().to_string())])?;
     let not_found =
         || AppError::NotFound(format!("sample '{}' not found or not released", key.trim()));
-    let row = row.ok_or_else(not_found)?;
-    let outsider = matches!(user.role, Role::Regulator | Role::Auditor);
-    let other_lab =
-        matches!(user.role, Role::Technician | Role::Reviewer) && user.lab_id != Some(row.lab_id);
-    if other_lab || (outsider && row.final_verdict.is_none()) {
-        return Err(not_found());
-    }
-    type StageCols = (
-        String,
-        Option<String>,
-        i64,
-        i64,
-        Option<i64>,
-        Option<String>,
-    );
-    let stage_rows: Vec<StageCols> = with_tx!(tx, |c| stages::table
-        .filter(stages::sample_id.eq(row.id))
-        .order(stages::id.asc())
-        .select((
-            stages::stage,
-            stages::report_no,
-            stages::started_at,
-            stages::due_at,
-            stages::released_at,
-            stages::verdict
-        ))
-        .load(c))?;
-    let withdrawn = matches!(row.state.as_str(), "rejected" | "cancelled");
+    let stages: Vec<StageStatus> = {
+        let Some(first) = rows.first() else {
+            return Err(not_found());
+        };
+        let outsider = matches!(user.role, Role::Regulator | Role::Auditor);
+        let other_lab = matches!(user.role, Role::Technician | Role::Reviewer)
+            && user.lab_id != Some(first.lab_id);
+        if other_lab || (outsider && first.final_verdict.is_none()) {
+            return Err(not_found());
+        }
+        let withdrawn = matches!(first.state.as_str(), "rejected" | "cancelled");
+        rows.iter_mut()
+            .filter_map(|r| {
+                let (started, due) = (r.started_at?, r.due_at?);
+                Some(StageStatus {
+                    overdue: match r.released_at {
+                        Some(rel) => rel > due,
+                        None => !withdrawn && now_ms > due,
+                    },
+                    stage: r.stage.take()?,
+                    report_no: r.report_no.take(),
+                    started_at: ms_to_rfc3339(started),
+                    due_at: ms_to_rfc3339(due),
+                    released_at: r.released_at.map(ms_to_rfc3339),
+                    verdict: r.verdict.take(),
+                })
+            })
+            .collect()
+    };
+    let row = rows.swap_remove(0);
     let open_appeal = matches!(row.state.as_str(), "retest_testing" | "retest_review");
     Ok(SampleStatus {
         verdict_is_final: row.eff_state == "closed",
         final_at: row.final_at.map(ms_to_rfc3339),
         appeal_closes_at: row.appeal_closes_at.map(ms_to_rfc3339),
         open_appeal,
-        stages: stage_rows
-            .into_iter()
-            .map(
-                |(stage, report_no, started, due, released, verdict)| StageStatus {
-                    overdue: match released {
-                        Some(r) => r > due,
-                        None => !withdrawn && now_ms > due,
-                    },
-                    stage,
-                    report_no,
-                    started_at: ms_to_rfc3339(started),
-                    due_at: ms_to_rfc3339(due),
-                    released_at: released.map(ms_to_rfc3339),
-                    verdict,
-                },
-            )
-            .collect(),
+        stages,
         sample_code: row.sample_code,
         supplier_code: row.code,
         supplier_name: row.name,
