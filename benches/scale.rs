@@ -17,7 +17,8 @@
 //!   statistics plus chart of the supplier with the most released samples: median time, beside
 //!   the equivalent SQL run directly by `sqlite3` / `psql` (their own timers);
 //! - then, with the server stopped, `coallab import samples` of a CSV file beside the database's
-//!   bulk loader of the same file into a plain table.
+//!   own loader putting the rows the import wrote back into the same tables in one transaction
+//!   (and, for reference, the loader putting the CSV file into a plain table).
 //!
 //! The load generator runs on the same 2-core machine as the server and takes CPU from it.
 
@@ -31,6 +32,8 @@ mod facts;
 mod import;
 #[path = "scale/load.rs"]
 mod load;
+#[path = "scale/reload.rs"]
+mod reload;
 #[path = "scale/report.rs"]
 mod report;
 #[path = "scale/server.rs"]
