@@ -616,3 +616,67 @@ fn a_locked_out_username_gets_429_even_with_the_right_password() {
     let body: Value = resp.json().unwrap();
     assert_eq!(body["error"], "too_many_attempts");
 }
+
+/// A regulator or auditor cannot see a sample before its first release (GET answers 404), so a
+/// write they try on it must not tell them more: the same 404 and text as the GET, before any
+/// state or version check, and nothing changes (the sample stays at version 1).
+#[test]
+fn writes_reveal_nothing_of_an_unreleased_sample() {
+    let Some(app) = spawn(Backend::Sqlite) else {
+        return;
+    };
+    let client = reqwest::blocking::Client::new();
+    let mut body = sample_body();
+    body["test_seal_no"] = json!("T-HIDDEN-1");
+    body["retained_seal_no"] = json!("B-HIDDEN-1");
+    let created: Value = client
+        .post(format!("{}/api/v1/samples", app.address))
+        .bearer_auth("demo-technician")
+        .json(&body)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let code = created["sample_code"]
+        .as_str()
+        .expect("sample_code")
+        .to_string();
+    let hidden = |method: &str, path: String, token: &str, body: Value| {
+        let url = format!("{}/api/v1/samples/{code}{path}", app.address);
+        let rb = match method {
+            "get" => client.get(url),
+            _ => client.post(url).json(&body),
+        };
+        let resp = rb.bearer_auth(token).send().unwrap();
+        let status = resp.status().as_u16();
+        let answer: Value = resp.json().unwrap();
+        (status, answer)
+    };
+    let (status, read) = hidden("get", String::new(), "demo-regulator", json!(null));
+    assert_eq!(status, 404, "{read}");
+    let writes = [
+        (
+            "/result-received",
+            json!({"version": 1, "received_at": "2026-03-03T01:00:00Z"}),
+        ),
+        ("/request_retest", json!({"version": 1, "reason": "appeal"})),
+        ("/close", json!({"version": 1})),
+        (
+            "/request_retest",
+            json!({"version": 7, "reason": "a wrong version"}),
+        ),
+    ];
+    for token in ["demo-regulator", "demo-auditor"] {
+        for (path, body) in &writes {
+            let (status, answer) = hidden("post", path.to_string(), token, body.clone());
+            // The auditor may not write at all (403 from the table, before the sample is read).
+            let want = if token == "demo-auditor" { 403 } else { 404 };
+            assert_eq!(status, want, "{token} {path}: {answer}");
+            if want == 404 {
+                assert_eq!(answer, read, "{token} {path} answers as the GET does");
+            }
+        }
+    }
+    let (status, own) = hidden("get", String::new(), "demo-technician", json!(null));
+    assert_eq!((status, own["version"].as_i64()), (200, Some(1)), "{own}");
+}

@@ -26,7 +26,9 @@ use crate::service::audit::{self, NewEvent};
 use crate::service::auth::CurrentUser;
 use crate::service::rows::{SampleRow, StageRow};
 use crate::service::samples as sample_svc;
-use crate::service::workflow::{accepted_means, check_lab, check_version, frozen_sets, stage_row};
+use crate::service::workflow::{
+    accepted_means, check_version, check_visible, frozen_sets, stage_row,
+};
 use crate::time::to_ms;
 use crate::with_tx;
 
@@ -284,7 +286,7 @@ pub fn propose(
 ) -> Result<RevisionRow, AppError> {
     let now_ms = to_ms(now);
     let sample = sample_svc::load_for_update(tx, sample_id)?;
-    check_lab(&sample, user)?;
+    check_visible(&sample, user)?;
     check_version(&sample, req.version)?;
     let stage = parse_stage(&req.stage)?;
     let reason = req.reason.trim();

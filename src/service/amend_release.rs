@@ -23,8 +23,7 @@ use crate::service::amend::{parse_stage, revisions, RevisionRow};
 use crate::service::audit::{self, NewEvent};
 use crate::service::auth::CurrentUser;
 use crate::service::samples as sample_svc;
-use crate::service::samples::SAMPLE_NOT_FOUND;
-use crate::service::workflow::{check_lab, check_version, stage_row, state_of};
+use crate::service::workflow::{check_version, check_visible, stage_row, state_of};
 use crate::time::{ms_to_rfc3339, to_ms};
 use crate::with_tx;
 
@@ -101,11 +100,8 @@ pub fn list(
     sample_id: i64,
 ) -> Result<Vec<RevisionView>, AppError> {
     let sample = sample_svc::load(tx, sample_id)?;
-    check_lab(&sample, user)?;
+    check_visible(&sample, user)?;
     let outsider = matches!(user.role, Role::Regulator | Role::Auditor);
-    if outsider && sample.final_verdict.is_none() {
-        return Err(AppError::NotFound(SAMPLE_NOT_FOUND.to_string()));
-    }
     let mut out = Vec::new();
     for stage in [Stage::InitialTest, Stage::Retest] {
         let Some(st) = stage_row(tx, sample.id, stage)? else {
@@ -168,7 +164,7 @@ pub fn release(
 ) -> Result<RevisionRow, AppError> {
     let now_ms = to_ms(now);
     let sample = sample_svc::load_for_update(tx, sample_id)?;
-    check_lab(&sample, user)?;
+    check_visible(&sample, user)?;
     check_version(&sample, req.version)?;
     let stage = parse_stage(&req.stage)?;
     let st = stage_row(tx, sample.id, stage)?

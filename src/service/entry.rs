@@ -20,7 +20,7 @@ use crate::service::audit::{self, NewEvent};
 use crate::service::auth::CurrentUser;
 use crate::service::rows::{AnalysisRunRow, DeterminationRow};
 use crate::service::samples;
-use crate::service::workflow::{accepted_means, check_lab, stage_row, state_of};
+use crate::service::workflow::{accepted_means, check_visible, stage_row, state_of};
 use crate::time::to_ms;
 use crate::with_tx;
 
@@ -92,7 +92,7 @@ pub fn enter(
         )
     })?;
     let sample = samples::load_for_update(tx, sample_id)?;
-    check_lab(&sample, user)?;
+    check_visible(&sample, user)?;
     let stage = match state_of(&sample)? {
         SampleState::InitialTesting => Stage::InitialTest,
         SampleState::RetestTesting => Stage::Retest,

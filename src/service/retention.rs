@@ -350,7 +350,7 @@ pub fn discard(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let sample = crate::service::samples::load_for_update(tx, sample_id)?;
-    crate::service::workflow::check_lab(&sample, user)?;
+    crate::service::workflow::check_visible(&sample, user)?;
     crate::service::workflow::check_version(&sample, req.version)?;
     let reason = req.reason.trim();
     if reason.is_empty() || reason.chars().count() > 2000 {

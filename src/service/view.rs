@@ -16,7 +16,7 @@ use crate::service::rows::{
     AnalysisRunRow, DeterminationRow, SampleRow, SamplingRecordRow, StageRow,
 };
 use crate::service::samples::SAMPLE_NOT_FOUND;
-use crate::service::workflow::{check_lab, frozen_sets, state_of};
+use crate::service::workflow::{check_visible, frozen_sets, state_of};
 use crate::time::ms_to_rfc3339;
 use crate::with_tx;
 
@@ -129,11 +129,8 @@ pub fn sample_view(
             .first(c)
             .optional())?
         .ok_or_else(|| AppError::NotFound(SAMPLE_NOT_FOUND.to_string()))?;
-    check_lab(&s, user)?;
+    check_visible(&s, user)?;
     let outsider = matches!(user.role, Role::Regulator | Role::Auditor);
-    if outsider && s.final_verdict.is_none() {
-        return Err(AppError::NotFound(SAMPLE_NOT_FOUND.to_string()));
-    }
     let now_ms = now.timestamp_millis();
     let stage_rows: Vec<StageRow> = with_tx!(tx, |c| stages::table
         .filter(stages::sample_id.eq(s.id))

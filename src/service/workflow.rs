@@ -78,9 +78,19 @@ pub(crate) fn check_version(sample: &SampleRow, version: i32) -> Result<(), AppE
     Ok(())
 }
 
-pub(crate) fn check_lab(sample: &SampleRow, user: &CurrentUser) -> Result<(), AppError> {
-    if matches!(user.role, Role::Technician | Role::Reviewer) && user.lab_id != Some(sample.lab_id)
-    {
+/// Whether `user` may see `sample` at all: lab staff only their lab's samples, regulators and
+/// auditors only samples with a released verdict. Every read and every write of one sample
+/// checks this first, before any state or version check, so that a refused write tells no more
+/// than a refused read.
+///
+/// # Errors
+/// 404 with [`SAMPLE_NOT_FOUND`] otherwise.
+pub(crate) fn check_visible(sample: &SampleRow, user: &CurrentUser) -> Result<(), AppError> {
+    let other_lab = matches!(user.role, Role::Technician | Role::Reviewer)
+        && user.lab_id != Some(sample.lab_id);
+    let unreleased =
+        matches!(user.role, Role::Regulator | Role::Auditor) && sample.final_verdict.is_none();
+    if other_lab || unreleased {
         return Err(AppError::NotFound(SAMPLE_NOT_FOUND.to_string()));
     }
     Ok(())
@@ -174,7 +184,7 @@ pub fn apply_action(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let sample = sample_svc::load_for_update(tx, sample_id)?;
-    check_lab(&sample, user)?;
+    check_visible(&sample, user)?;
     check_version(&sample, req.version)?;
     let reason = required_reason(action, req)?;
     let state = state_of(&sample)?;
@@ -536,7 +546,7 @@ pub fn record_result_received(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let sample = sample_svc::load_for_update(tx, sample_id)?;
-    check_lab(&sample, user)?;
+    check_visible(&sample, user)?;
     check_version(&sample, req.version)?;
     if state_of(&sample)? != SampleState::InitialReleased {
         return Err(AppError::conflict(
