@@ -211,6 +211,14 @@ pub fn validate_determination(analysis: Analysis, value: Decimal) -> Result<(), 
 /// # Errors
 /// Every error of [`parse_non_negative`], then [`DecimalError::OutOfRange`] from
 /// [`validate_determination`].
+/// The text of a determination as it is recorded: as typed (so its scale stays, "1.50"), trimmed,
+/// and without a leading `+` ("+2.10" → "2.10"), which [`parse_decimal`] accepts but which is
+/// not part of the value.
+pub fn recorded_text(text: &str) -> String {
+    let t = text.trim();
+    t.strip_prefix('+').unwrap_or(t).to_string()
+}
+
 pub fn parse_determination(analysis: Analysis, text: &str) -> Result<Decimal, DecimalError> {
     let value = parse_non_negative(text)?;
     validate_determination(analysis, value)?;
@@ -339,6 +347,13 @@ mod tests {
             e.to_string(),
             "40.01 is out of range for Qgr,ad: it must be at least 0 and at most 40 MJ/kg"
         );
+    }
+
+    #[test]
+    fn recorded_text_drops_only_the_plus_and_the_blanks() {
+        assert_eq!(recorded_text(" +2.10 "), "2.10");
+        assert_eq!(recorded_text("2.10"), "2.10");
+        assert_eq!(recorded_text("0.5"), "0.5");
     }
 
     #[test]

@@ -296,6 +296,7 @@ pub fn propose(
             "an amendment needs a reason (1 to 2000 characters)",
         ));
     }
+    crate::service::text_input::paragraph("reason", reason, 2000)?;
     if matches!(
         crate::service::workflow::state_of(&sample)?,
         crate::domain::lifecycle::SampleState::Rejected

@@ -73,7 +73,8 @@ pub fn authenticate(tx: &mut Tx<'_>, token: &str, now_ms: i64) -> Result<Current
 /// Creates a user; returns its id.
 ///
 /// # Errors
-/// [`AppError::Database`] (409 `already_exists`) for a taken username.
+/// [`AppError::Database`] (409 `already_exists`) for a taken username; 422 `invalid_value` for
+/// an empty or over-long username, or control or text-direction characters in either name.
 pub fn add_user(
     tx: &mut Tx<'_>,
     username: &str,
@@ -88,6 +89,8 @@ pub fn add_user(
             "username must have 1 to 64 characters",
         ));
     }
+    crate::service::text_input::single_line("username", username, 64)?;
+    crate::service::text_input::single_line("display_name", display_name, 200)?;
     Ok(with_tx!(tx, |c| diesel::insert_into(users::table)
         .values((
             users::username.eq(username),

@@ -727,7 +727,7 @@ impl SampleSim {
             st.run_ix = None;
             st.discarded = false;
         }
-        let typed = text.trim().to_string();
+        let typed = crate::domain::decimal::recorded_text(text);
         let seq = st.texts.len() as i32 + 1;
         let run = st.run;
         st.texts.push(typed.clone());

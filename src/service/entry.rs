@@ -144,7 +144,7 @@ pub fn enter(
         .load(c))?;
     let seq = previous.len() as i32 + 1;
     let now_ms = to_ms(now);
-    let typed = text.trim().to_string();
+    let typed = crate::domain::decimal::recorded_text(&text);
     with_tx!(tx, |c| diesel::insert_into(determinations::table)
         .values((
             determinations::stage_id.eq(st.id),

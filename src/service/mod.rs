@@ -39,6 +39,7 @@ pub mod stats;
 pub mod stats_charts;
 pub mod stats_cli;
 pub mod stats_rank;
+pub mod text_input;
 pub mod users;
 pub mod users_admin;
 pub mod users_session;

@@ -82,24 +82,9 @@ fn nonblank(field: &str, v: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-/// A free-text field as typed: at most `max` characters, no control characters (they would
-/// forge lines in logs, CSV exports and printed reports).
+/// A free-text field as typed (src/service/text_input.rs).
 fn plain_text(field: &str, v: &str, max: usize) -> Result<(), AppError> {
-    if v.chars().count() > max {
-        return Err(AppError::invalid(
-            "invalid_value",
-            format!("{field} is longer than {max} characters"),
-        ));
-    }
-    if v.chars()
-        .any(|c| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
-    {
-        return Err(AppError::invalid(
-            "invalid_value",
-            format!("{field} contains control or text-direction characters"),
-        ));
-    }
-    Ok(())
+    crate::service::text_input::single_line(field, v, max)
 }
 
 fn optional_decimal(field: &str, v: &Option<String>) -> Result<(), AppError> {

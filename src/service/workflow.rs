@@ -13,7 +13,9 @@ use serde::Deserialize;
 use crate::db::schema::{analysis_runs, determinations, samples, stages};
 use crate::db::Tx;
 use crate::domain::deadline::{appeal_open, appeal_window, stage_due};
-use crate::domain::lifecycle::{transition, Action, Actor, SampleState, TransitionError};
+use crate::domain::lifecycle::{
+    allowed_actors, transition, Action, Actor, SampleState, TransitionError,
+};
 use crate::domain::limits::LimitSet;
 use crate::domain::reproducibility::check_reproducibility;
 use crate::domain::requirements::analyses_for;
@@ -159,11 +161,8 @@ fn required_reason(action: Action, req: &ActionRequest) -> Result<Option<String>
             format!("{} needs a reason", action.as_code()),
         ));
     }
-    if reason.as_ref().is_some_and(|r| r.len() > 2000) {
-        return Err(AppError::invalid(
-            "invalid_value",
-            "reason is longer than 2000 characters",
-        ));
+    if let Some(r) = &reason {
+        crate::service::text_input::paragraph("reason", r, 2000)?;
     }
     Ok(reason)
 }
@@ -183,6 +182,17 @@ pub fn apply_action(
     req: &ActionRequest,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
+    // A role that may never take this action learns so first (403), whatever the sample; then
+    // a sample the user may not see answers 404 before any state or version check.
+    let actor = Actor::User(user.role);
+    let allowed = allowed_actors(action);
+    if !allowed.contains(&actor) {
+        return Err(transition_error(TransitionError::ActorNotAllowed {
+            action,
+            actor,
+            allowed,
+        }));
+    }
     let sample = sample_svc::load_for_update(tx, sample_id)?;
     check_visible(&sample, user)?;
     check_version(&sample, req.version)?;

@@ -76,8 +76,8 @@ fn full_workflow(backend: Backend) {
 
     // --- determinations -------------------------------------------------------------------
     // Mad 1.48 and 1.52: mean 1.50 < 5.00 → r 0.20 (GB/T 212-2008); range 0.04 ≤ 0.20 →
-    // accepted with factor 1.
-    let out = app.determine_all(id, TECH, "mad", &["1.48", "1.52"]);
+    // accepted with factor 1. The second is typed with a plus sign, which is not recorded.
+    let out = app.determine_all(id, TECH, "mad", &["1.48", " +1.52"]);
     assert_eq!(
         (
             out["analysis"].as_str(),

@@ -130,6 +130,10 @@ fn cli_passwd_token_expiry_and_revocation() {
             String::from_utf8_lossy(&out.stdout).to_string(),
         )
     };
+    // Control and text-direction characters in a name are refused (U+202E would show
+    // "boss\u{202E}nimda" as "bossadmin"): nothing is created.
+    assert!(!run(&["user", "add", "boss\u{202E}nimda", "--role", "admin"], "").0);
+    assert!(!run(&["user", "add", "boss\u{7}", "--role", "admin"], "").0);
     assert!(run(&["user", "add", "boss", "--role", "admin"], "").0);
     // 11 characters: refused.
     assert!(!run(&["user", "passwd", "boss"], "eleven-char\n").0);

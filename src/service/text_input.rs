@@ -1,0 +1,71 @@
+//! Free text typed by people (names, seal numbers, reasons): bounded in length and free of
+//! control and text-direction characters, which would forge lines in logs, CSV exports and
+//! printed reports, or make a name display as another (Unicode bidi overrides, "Trojan
+//! Source"). Checked before anything is written.
+
+use crate::error::AppError;
+
+/// Unicode bidirectional embedding, override and isolate controls (U+202A–U+202E,
+/// U+2066–U+2069) and the implicit marks (U+200E, U+200F, U+061C).
+fn is_direction_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+fn check(field: &str, v: &str, max: usize, allowed: &[char]) -> Result<(), AppError> {
+    if v.chars().count() > max {
+        return Err(AppError::invalid(
+            "invalid_value",
+            format!("{field} is longer than {max} characters"),
+        ));
+    }
+    if v.chars()
+        .any(|c| (c.is_control() && !allowed.contains(&c)) || is_direction_control(c))
+    {
+        return Err(AppError::invalid(
+            "invalid_value",
+            format!("{field} contains control or text-direction characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// One line of text (a name, a code): at most `max` characters, no control characters at all.
+///
+/// # Errors
+/// 422 `invalid_value` naming `field`.
+pub fn single_line(field: &str, v: &str, max: usize) -> Result<(), AppError> {
+    check(field, v, max, &[])
+}
+
+/// A paragraph (a reason): at most `max` characters; line breaks and tabs are allowed, other
+/// control characters are not.
+///
+/// # Errors
+/// 422 `invalid_value` naming `field`.
+pub fn paragraph(field: &str, v: &str, max: usize) -> Result<(), AppError> {
+    check(field, v, max, &['\n', '\r', '\t'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_refuse_controls_and_direction_overrides() {
+        assert!(single_line("name", "张伟", 10).is_ok());
+        assert!(single_line("name", "a\u{7}b", 10).is_err());
+        assert!(single_line("name", "tech\u{202E}gnaw", 20).is_err());
+        assert!(single_line("name", "a\u{200F}", 10).is_err());
+        assert!(single_line("name", "a\nb", 10).is_err());
+        // 11 characters (not bytes) is over 10.
+        assert!(single_line("name", "一二三四五六七八九十一", 10).is_err());
+        assert!(single_line("name", "一二三四五六七八九十", 10).is_ok());
+    }
+
+    #[test]
+    fn reasons_keep_line_breaks_only() {
+        assert!(paragraph("reason", "seal broken\r\nsee photo\t1", 100).is_ok());
+        assert!(paragraph("reason", "x\u{1b}[31m", 100).is_err());
+        assert!(paragraph("reason", "x\u{2066}y", 100).is_err());
+    }
+}
