@@ -861,6 +861,13 @@ fn http_roles_formats_and_errors() {
         err(&format!("{api}/reports/status")),
         (422, "invalid_value".into())
     );
+    // A reversed period is refused, not answered with an empty report.
+    assert_eq!(
+        err(&format!(
+            "{api}/reports/suppliers?from=2025-12-31&to=2025-01-01"
+        )),
+        (422, "invalid_value".into())
+    );
     stop();
 }
 

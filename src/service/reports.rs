@@ -120,13 +120,28 @@ struct Conditions {
 fn conditions(user: &CurrentUser, f: &SupplierFilter) -> Result<Conditions, AppError> {
     let mut period = String::new();
     let mut bp = Vec::new();
-    if let Some(d) = &f.from {
-        period.push_str(" AND s.sampled_on >= ?");
-        bp.push(Bind::Text(parse_date("from", d).map_err(bad)?.to_string()));
+    let from = f
+        .from
+        .as_deref()
+        .map(|d| parse_date("from", d).map_err(bad))
+        .transpose()?;
+    let to =
+        f.to.as_deref()
+            .map(|d| parse_date("to", d).map_err(bad))
+            .transpose()?;
+    if let (Some(a), Some(b)) = (from, to) {
+        // A reversed period would answer an empty report as if nothing had been sampled.
+        if a > b {
+            return Err(bad(format!("from ({a}) is after to ({b})")));
+        }
     }
-    if let Some(d) = &f.to {
+    if let Some(d) = from {
+        period.push_str(" AND s.sampled_on >= ?");
+        bp.push(Bind::Text(d.to_string()));
+    }
+    if let Some(d) = to {
         period.push_str(" AND s.sampled_on <= ?");
-        bp.push(Bind::Text(parse_date("to", d).map_err(bad)?.to_string()));
+        bp.push(Bind::Text(d.to_string()));
     }
     if matches!(user.role, Role::Technician | Role::Reviewer) {
         // Lab staff see their own lab's samples only.
