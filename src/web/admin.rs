@@ -69,6 +69,7 @@ async fn limit_sets_page(
 #[derive(Debug, Deserialize)]
 pub struct LimitSetForm {
     /// CSRF token.
+    #[serde(default)]
     pub csrf_token: String,
     /// The set as JSON (the model of `POST /api/v1/limit-sets`).
     pub json: String,
@@ -167,6 +168,7 @@ async fn suppliers_page(
 #[derive(Debug, Deserialize)]
 pub struct SupplierFields {
     /// CSRF token.
+    #[serde(default)]
     pub csrf_token: String,
     /// The supplier.
     #[serde(flatten)]
@@ -219,6 +221,7 @@ pub struct CalendarFields {
 #[derive(Debug, Deserialize)]
 pub struct CalendarForm {
     /// CSRF token.
+    #[serde(default)]
     pub csrf_token: String,
     /// The fields.
     #[serde(flatten)]

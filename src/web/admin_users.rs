@@ -43,6 +43,7 @@ pub struct NewUserFields {
 #[derive(Debug, Deserialize)]
 pub struct AddUserForm {
     /// CSRF token.
+    #[serde(default)]
     pub csrf_token: String,
     /// The user.
     #[serde(flatten)]
@@ -55,6 +56,7 @@ pub struct AddUserForm {
 #[derive(Debug, Deserialize)]
 pub struct PasswordForm {
     /// CSRF token.
+    #[serde(default)]
     pub csrf_token: String,
     /// Whose password.
     pub username: String,
@@ -66,6 +68,7 @@ pub struct PasswordForm {
 #[derive(Debug, Deserialize)]
 pub struct UserForm {
     /// CSRF token.
+    #[serde(default)]
     pub csrf_token: String,
     /// The user.
     pub username: String,

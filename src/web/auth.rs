@@ -286,6 +286,7 @@ impl IntoResponse for WebError {
 #[derive(Deserialize)]
 pub struct CsrfOnly {
     /// The session's CSRF token.
+    #[serde(default)]
     pub csrf_token: String,
 }
 

@@ -187,6 +187,7 @@ pub async fn sample_page(
 #[derive(Debug, Deserialize)]
 pub struct ReceiptFields {
     /// CSRF token.
+    #[serde(default)]
     pub csrf_token: String,
     /// Sample version shown on the page.
     pub version: i32,
@@ -229,6 +230,7 @@ pub async fn record_receipt(
 #[derive(Debug, Deserialize)]
 pub struct AppealFields {
     /// CSRF token.
+    #[serde(default)]
     pub csrf_token: String,
     /// Sample version shown on the page.
     pub version: i32,

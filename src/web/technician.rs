@@ -108,6 +108,7 @@ pub async fn worklist(state: web::Data<AppState>, ui: Ui) -> Result<HttpResponse
 pub struct RegisterFields {
     /// CSRF token.
     #[serde(skip_serializing)]
+    #[serde(default)]
     pub csrf_token: String,
     /// Supplier code.
     pub supplier_code: String,
@@ -264,6 +265,7 @@ pub async fn sample_page(
 #[derive(Debug, Deserialize)]
 pub struct DeterminationFields {
     /// CSRF token.
+    #[serde(default)]
     pub csrf_token: String,
     /// Analysis code.
     pub analysis: String,
@@ -333,6 +335,7 @@ pub async fn enter_determination(
 #[derive(Debug, Deserialize)]
 pub struct ActionFields {
     /// CSRF token.
+    #[serde(default)]
     pub csrf_token: String,
     /// Action code (receive, start, submit, release, return, reject, cancel, close).
     pub action: String,
