@@ -398,6 +398,13 @@ fn bench_flow_in_html_forms(backend: Backend) {
     let refused = tech.post("/ui/lab/register", &bad);
     assert_eq!(refused.status, 403);
     assert!(refused.content_type.starts_with("text/html"));
+    // A form over the 64 KiB limit: a 413 page.
+    let huge = "x".repeat(70_000);
+    let mut big = bad.clone();
+    big.push(("lot_no", huge.as_str()));
+    let refused = tech.post("/ui/lab/register", &big);
+    assert_eq!(refused.status, 413, "{}", refused.body);
+    assert!(refused.content_type.starts_with("text/html"));
     // A form with no CSRF field at all: the same 403, not a 400 about a missing field.
     let missing: Vec<(&str, &str)> = bad.iter().skip(1).copied().collect();
     let refused = tech.post("/ui/lab/register", &missing);

@@ -590,6 +590,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("err.rate_limited", "请求过于频繁", "Too many requests"),
     ("error.rate_limited", "请求过于频繁，请稍后再试。", "Too many requests: please wait a moment and try again."),
     ("error.method_not_allowed", "此页面不接受该请求方式。", "This page does not accept that kind of request."),
+    ("error.too_large", "提交的内容过大。", "What was sent is too large."),
     ("method.full_value", "全数值比较法", "full value"),
     ("method.rounded_value", "修约值比较法", "rounded value"),
 ];

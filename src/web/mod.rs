@@ -88,6 +88,7 @@ pub fn status_page(req: &HttpRequest, status: StatusCode, detail: &str) -> HttpR
     let message_key = match status {
         StatusCode::TOO_MANY_REQUESTS => "error.rate_limited",
         StatusCode::METHOD_NOT_ALLOWED => "error.method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "error.too_large",
         StatusCode::NOT_FOUND => "error.not_found",
         StatusCode::FORBIDDEN => "error.forbidden",
         s if s.is_client_error() => "err.bad_request",
@@ -105,6 +106,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::FormConfig::default()
                     .limit(64 * 1024)
                     .error_handler(|err, req| {
+                        if let actix_web::error::UrlencodedError::Overflow { size, limit } = &err {
+                            let detail =
+                                format!("form of {size} bytes is over the limit of {limit} bytes");
+                            let page = status_page(req, StatusCode::PAYLOAD_TOO_LARGE, &detail);
+                            return actix_web::error::InternalError::from_response(err, page)
+                                .into();
+                        }
                         let chrome = auth::anonymous_chrome(req);
                         let e = AppError::bad_request("bad_request", format!("form: {err}"));
                         actix_web::error::InternalError::from_response(
