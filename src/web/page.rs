@@ -97,6 +97,10 @@ fn env(lang: Lang) -> &'static Environment<'static> {
     }
 }
 
+/// Largest flash cookie value (bytes): under the 4 096 bytes browsers keep for a cookie's name,
+/// value and attributes.
+pub const MAX_FLASH_VALUE: usize = 3_800;
+
 /// A one-shot message shown at the top of the next page.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Flash {
@@ -150,14 +154,31 @@ impl Flash {
         Flash::new("error", &key, detail)
     }
 
-    /// The cookie carrying this message (hex of its JSON: cookie-safe).
+    /// The cookie carrying this message (hex of its JSON: cookie-safe). Browsers drop a cookie
+    /// over 4 096 bytes, and with it the whole message; a longer detail is shortened until the
+    /// value fits in [`MAX_FLASH_VALUE`] bytes, ending in " …" so that the cut shows.
     pub fn cookie(&self) -> Cookie<'static> {
-        let json = serde_json::to_string(self).unwrap_or_default();
-        Cookie::build(FLASH_COOKIE, hex::encode(json.as_bytes()))
+        Cookie::build(FLASH_COOKIE, self.cookie_value())
             .path("/ui")
             .http_only(true)
             .same_site(SameSite::Strict)
             .finish()
+    }
+
+    fn cookie_value(&self) -> String {
+        let full: Vec<char> = self.detail.chars().collect();
+        let mut keep = full.len();
+        loop {
+            let mut f = self.clone();
+            if keep < full.len() {
+                f.detail = full[..keep].iter().collect::<String>() + " …";
+            }
+            let value = hex::encode(serde_json::to_string(&f).unwrap_or_default().as_bytes());
+            if value.len() <= MAX_FLASH_VALUE || keep == 0 {
+                return value;
+            }
+            keep = keep * 3 / 4;
+        }
     }
 
     /// Reads a flash cookie value.
@@ -398,5 +419,24 @@ mod tests {
         assert_eq!(safe_back(Some("//evil.example/ui")), "/ui/");
         assert_eq!(safe_back(Some("/ui/lab")), "/ui/lab");
         assert_eq!(encode_query("/ui/lab?a=1&b"), "/ui/lab%3Fa%3D1%26b");
+    }
+}
+
+#[cfg(test)]
+mod flash_tests {
+    use super::*;
+
+    #[test]
+    fn a_long_flash_is_shortened_to_fit_a_cookie() {
+        // 2 000 Chinese characters: 6 000 bytes of UTF-8, 12 000 of hex, far over the limit.
+        let f = Flash::new("error", "err.invalid_value", "超".repeat(2_000));
+        let v = f.cookie_value();
+        assert!(v.len() <= MAX_FLASH_VALUE, "{}", v.len());
+        let back = Flash::parse(&v).expect("parses");
+        assert!(back.detail.ends_with(" …"));
+        assert!(back.detail.starts_with("超超超"));
+        // A short one is kept whole.
+        let f = Flash::new("error", "err.invalid_value", "short");
+        assert_eq!(Flash::parse(&f.cookie_value()).unwrap().detail, "short");
     }
 }
