@@ -367,8 +367,11 @@ pub fn ensure_generated(args: &Args, backend: Backend) -> Result<(Store, Marker)
         ("demo county".to_string(), serde_json::Value::Null)
     };
     if backend == Backend::Postgres {
-        // Planner statistics, as autovacuum would gather them on a live database.
-        store.script("ANALYZE;\n")?;
+        // What autovacuum does on a live database soon after a bulk load: planner statistics,
+        // and the visibility map that lets the TAT report read `stages_started_cover` as an
+        // index-only scan (without it PostgreSQL 15 chose a sequential scan of `stages`, 1.9 s
+        // instead of 0.16 s at 1 000 000 samples).
+        store.script("VACUUM (ANALYZE);\n")?;
     }
     let marker = Marker {
         samples: args.samples,
@@ -429,8 +432,8 @@ pub fn working_copy(args: &Args, base: &Store) -> Result<Store, Error> {
         }
     };
     if copy.backend == Backend::Postgres {
-        // Fresh statistics for the planner, as a maintained production database has.
-        copy.script("ANALYZE;\n")?;
+        // Fresh statistics and visibility map, as a maintained production database has.
+        copy.script("VACUUM (ANALYZE);\n")?;
     }
     eprintln!(
         "[{}] working copy ready in {:.1} s",
