@@ -20,7 +20,9 @@ use crate::domain::rounding::round_half_even;
 use crate::domain::terms::{Role, Stage, SupplierKind, Verdict};
 use crate::error::AppError;
 use crate::service::auth::CurrentUser;
-use crate::service::reports_sql::{effective_closed_at, effective_state, load_rows, Bind};
+use crate::service::reports_sql::{
+    effective_closed_at, effective_state, load_rows, Bind, NOW, NOW_CTE,
+};
 pub use crate::service::reports_status::{sample_status, SampleStatus, StageStatus};
 use crate::time::{ms_to_rfc3339, parse_date};
 
@@ -187,13 +189,14 @@ fn supplier_conditions(f: &SupplierFilter, binds: &mut Vec<Bind>) -> Result<Stri
 
 /// CTE `sm`: released samples (not rejected or cancelled) matching `cond`, with their effective
 /// state and the instant they became final.
-fn released_samples_cte(now_ms: i64, cond: &str) -> String {
+/// Comes after [`NOW_CTE`] in the WITH list.
+fn released_samples_cte(cond: &str) -> String {
     format!(
         "sm AS (SELECT s.id, s.supplier_id, s.sample_code, s.sampled_on, s.final_verdict, s.state, \
            {eff} AS eff_state, {closed} AS final_at FROM samples s \
          WHERE s.final_verdict IS NOT NULL AND s.state NOT IN ('rejected', 'cancelled'){cond})",
-        eff = effective_state(now_ms),
-        closed = effective_closed_at(now_ms),
+        eff = effective_state(),
+        closed = effective_closed_at(),
     )
 }
 
@@ -210,7 +213,8 @@ pub fn suppliers(
 ) -> Result<Vec<SupplierStatus>, AppError> {
     let now_ms = now.timestamp_millis();
     let c = conditions(user, f)?;
-    let mut binds = c.binds_all.clone();
+    let mut binds = vec![Bind::Int(now_ms)];
+    binds.extend(c.binds_all.clone());
     binds.extend(c.binds_period.clone());
     let sup = supplier_conditions(f, &mut binds)?;
     let only_matching = if f.verdict.is_some() || f.stage.is_some() {
@@ -219,7 +223,7 @@ pub fn suppliers(
         ""
     };
     let sql = format!(
-        "WITH {sm}, \
+        "WITH {NOW_CTE}, {sm}, \
          fin AS (SELECT sm.supplier_id, sm.final_verdict, sm.sample_code, sm.final_at, \
            ROW_NUMBER() OVER (PARTITION BY sm.supplier_id ORDER BY sm.final_at DESC, sm.id DESC) AS rn \
            FROM sm WHERE sm.eff_state = 'closed'), \
@@ -229,7 +233,7 @@ pub fn suppliers(
            CAST(SUM(CASE WHEN sm.state IN ('retest_testing', 'retest_review') THEN 1 ELSE 0 END) AS BIGINT) AS open_appeals \
            FROM sm GROUP BY sm.supplier_id), \
          od AS (SELECT s.supplier_id, COUNT(*) AS overdue FROM stages g JOIN samples s ON s.id = g.sample_id \
-           WHERE g.released_at IS NULL AND g.due_at < {now_ms} AND s.state NOT IN ('rejected', 'cancelled'){period} \
+           WHERE g.released_at IS NULL AND g.due_at < {NOW} AND s.state NOT IN ('rejected', 'cancelled'){period} \
            GROUP BY s.supplier_id) \
          SELECT sp.code, sp.name, sp.kind, sp.town, COALESCE(agg.samples, 0) AS samples, \
            COALESCE(agg.final_pass, 0) AS final_pass, COALESCE(agg.final_fail, 0) AS final_fail, \
@@ -240,7 +244,7 @@ pub fn suppliers(
            LEFT JOIN fin ON fin.supplier_id = sp.id AND fin.rn = 1 \
            LEFT JOIN od ON od.supplier_id = sp.id \
          WHERE 1 = 1{sup}{only_matching} ORDER BY sp.code",
-        sm = released_samples_cte(now_ms, &c.all),
+        sm = released_samples_cte(&c.all),
         period = c.period,
     );
     let rows: Vec<SupplierRow> = load_rows(tx, &sql, &binds)?;
@@ -345,12 +349,13 @@ pub fn non_compliant(
         ..f.clone()
     };
     let c = conditions(user, &f)?;
-    let mut binds = c.binds_all.clone();
+    let mut binds = vec![Bind::Int(now_ms)];
+    binds.extend(c.binds_all.clone());
     let sup = supplier_conditions(&f, &mut binds)?;
     let base = format!(
-        "WITH {sm} SELECT {{cols}} FROM sm JOIN suppliers sp ON sp.id = sm.supplier_id \
+        "WITH {NOW_CTE}, {sm} SELECT {{cols}} FROM sm JOIN suppliers sp ON sp.id = sm.supplier_id \
          WHERE sm.eff_state = 'closed' AND sm.final_verdict = 'fail'{sup} {{tail}}",
-        sm = released_samples_cte(now_ms, &c.all),
+        sm = released_samples_cte(&c.all),
     );
     let counts: Vec<FailCount> = load_rows(
         tx,

@@ -111,38 +111,51 @@ pub fn clock_column(column: &str, t: &str, cc: &str, tz: &str) -> String {
     )
 }
 
+/// The CTE that carries the report's instant "now" (ms) as a bound parameter: a statement that
+/// uses [`NOW`] (through [`appeal_lapsed`], [`effective_state`] or [`effective_closed_at`])
+/// starts with `WITH {NOW_CTE}, …` and binds now first. Binding it, instead of writing the
+/// instant into the SQL text, keeps the text the same from one request to the next, so each
+/// connection prepares the statement once and reuses it (diesel caches prepared statements by
+/// their SQL text, without eviction: a new text per request would be parsed every time and
+/// kept for the life of the connection).
+pub const NOW_CTE: &str = "now_v AS (SELECT CAST(? AS BIGINT) AS t)";
+
+/// The report's instant "now" (ms) in SQL, from [`NOW_CTE`]: a constant scalar subquery,
+/// evaluated once per statement.
+pub const NOW: &str = "(SELECT now_v.t FROM now_v)";
+
 /// The condition under which a sample `s` in state `initial_released` (a failed initial test;
-/// a pass closes at once) counts as closed at `now_ms`: its appeal window has ended with no
+/// a pass closes at once) counts as closed at [`NOW`]: its appeal window has ended with no
 /// retest requested. The window is open while `at < appeal_closes_at`
 /// (`domain::deadline::appeal_open`), so it has ended when `appeal_closes_at <= now`; the
 /// workflow (src/service/workflow.rs `Close`) allows closing from that same instant.
-pub fn appeal_lapsed(now_ms: i64) -> String {
+pub fn appeal_lapsed() -> String {
     format!(
         "(s.state = 'initial_released' AND s.appeal_closes_at IS NOT NULL \
-         AND s.appeal_closes_at <= {now_ms})"
+         AND s.appeal_closes_at <= {NOW})"
     )
 }
 
-/// The effective state of sample `s` at `now_ms`: its stored state, except that a failed
+/// The effective state of sample `s` at [`NOW`]: its stored state, except that a failed
 /// initial test whose appeal window has lapsed is `closed` (with the initial verdict final).
-pub fn effective_state(now_ms: i64) -> String {
+pub fn effective_state() -> String {
     format!(
         "(CASE WHEN {} THEN 'closed' ELSE s.state END)",
-        appeal_lapsed(now_ms)
+        appeal_lapsed()
     )
 }
 
-/// When sample `s` became final, in the effective view; NULL while not final. A failed initial
-/// test that nobody appealed became final when its appeal window ended (`appeal_closes_at`),
-/// whenever the close was recorded (by hand, by the closing job of
+/// When sample `s` became final, in the effective view at [`NOW`]; NULL while not final. A
+/// failed initial test that nobody appealed became final when its appeal window ended
+/// (`appeal_closes_at`), whenever the close was recorded (by hand, by the closing job of
 /// src/service/appeal_close.rs, or not yet); any other closed sample at its `closed_at` (the
 /// release of a passing initial test or of the retest).
-pub fn effective_closed_at(now_ms: i64) -> String {
+pub fn effective_closed_at() -> String {
     format!(
         "(CASE WHEN {lapsed} OR (s.state = 'closed' AND s.retest_requested_at IS NULL \
          AND s.appeal_closes_at IS NOT NULL) THEN s.appeal_closes_at \
          WHEN s.state = 'closed' THEN s.closed_at END)",
-        lapsed = appeal_lapsed(now_ms)
+        lapsed = appeal_lapsed()
     )
 }
 

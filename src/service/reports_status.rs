@@ -11,7 +11,7 @@ use crate::db::Tx;
 use crate::domain::terms::Role;
 use crate::error::AppError;
 use crate::service::auth::CurrentUser;
-use crate::service::reports_sql::{effective_closed_at, effective_state, load_rows, Bind};
+use crate::service::reports_sql::{effective_closed_at, effective_state, load_rows, Bind, NOW_CTE};
 use crate::time::ms_to_rfc3339;
 
 /// The status of one sample, as a regulator asks for it.
@@ -135,15 +135,16 @@ pub fn sample_status(
     // One statement: the sample with its supplier and its stages in order (one row per stage,
     // or one row with NULL stage columns before the first stage).
     let sql = format!(
-        "SELECT s.lab_id, s.sample_code, sp.code, sp.name, sp.kind, sp.town, s.sampled_on, \
+        "WITH {NOW_CTE} SELECT s.lab_id, s.sample_code, sp.code, sp.name, sp.kind, sp.town, s.sampled_on, \
            s.state, {eff} AS eff_state, s.final_verdict, {closed} AS final_at, s.appeal_closes_at, \
            g.stage, g.report_no, g.started_at, g.due_at, g.released_at, g.verdict \
          FROM samples s JOIN suppliers sp ON sp.id = s.supplier_id \
            LEFT JOIN stages g ON g.sample_id = s.id WHERE {cond} ORDER BY g.id",
-        eff = effective_state(now_ms),
-        closed = effective_closed_at(now_ms),
+        eff = effective_state(),
+        closed = effective_closed_at(),
     );
-    let mut rows: Vec<StatusRow> = load_rows(tx, &sql, &[Bind::Text(key.trim().to_string())])?;
+    let binds = [Bind::Int(now_ms), Bind::Text(key.trim().to_string())];
+    let mut rows: Vec<StatusRow> = load_rows(tx, &sql, &binds)?;
     let not_found =
         || AppError::NotFound(format!("sample '{}' not found or not released", key.trim()));
     let stages: Vec<StageStatus> = {
