@@ -28,7 +28,8 @@ pub struct Facts {
     /// Every supplier code.
     #[serde(skip)]
     pub supplier_codes: Vec<String>,
-    /// Samples of the demo lab in initial testing without Vad (for the entry load).
+    /// Samples of the demo lab in initial testing with no Vad determination yet (for the entry
+    /// load: a sample left by an earlier run could agree with the first value of this one).
     #[serde(skip)]
     pub in_testing: Vec<String>,
 }
@@ -111,8 +112,8 @@ pub fn read(
         .rows(&format!(
             "SELECT s.sample_code FROM samples s JOIN labs l ON l.id = s.lab_id \
              WHERE l.code = 'DEMO' AND s.state = 'initial_testing' AND NOT EXISTS \
-             (SELECT 1 FROM stages g JOIN analysis_runs r ON r.stage_id = g.id \
-              WHERE g.sample_id = s.id AND r.analysis = 'vad' AND r.outcome = 'accepted') \
+             (SELECT 1 FROM stages g JOIN determinations d ON d.stage_id = g.id \
+              WHERE g.sample_id = s.id AND d.analysis = 'vad') \
              ORDER BY s.id LIMIT {entry_samples}"
         ))?
         .into_iter()
