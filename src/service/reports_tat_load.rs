@@ -254,15 +254,13 @@ pub(crate) fn period_pauses(
     tx: &mut Tx<'_>,
     q: &TatQuery,
 ) -> Result<HashMap<i64, Vec<Pause>>, AppError> {
-    let (from, to, asof) = bounds(q);
-    let (kind_sql, mut binds) = kind_filter(q);
-    binds.extend([Bind::Int(from), Bind::Int(to), Bind::Int(asof)]);
-    let sql = format!(
+    let rows: Vec<PauseRow> = of_period_stages(
+        tx,
+        q,
         "SELECT p.stage_id, p.started_at, p.ended_at FROM stages g CROSS JOIN stage_pauses p \
-         WHERE p.stage_id = g.id{kind_sql} AND g.started_at >= ? AND g.started_at < ? \
-         AND p.started_at < ?"
-    );
-    let rows: Vec<PauseRow> = load_rows(tx, &sql, &binds)?;
+         WHERE p.stage_id = g.id",
+        "p.started_at < ?",
+    )?;
     let mut out: HashMap<i64, Vec<Pause>> = HashMap::new();
     for r in rows {
         out.entry(r.stage_id).or_default().push(Pause {
@@ -273,14 +271,31 @@ pub(crate) fn period_pauses(
     Ok(out)
 }
 
-fn kind_filter(q: &TatQuery) -> (&'static str, Vec<Bind>) {
-    match q.stage {
-        Some(s) => (
-            " AND g.stage = ?",
-            vec![Bind::Text(s.as_code().to_string())],
-        ),
-        None => ("", Vec::new()),
-    }
+/// Rows of `select` (a query over `stages g` joined to a child table by stage id, ending in
+/// its WHERE clause) for the stages of the report's period and stage kind, with `as_of_cond`
+/// (one `?`, bound to `as_of`) on the child rows.
+fn of_period_stages<T>(
+    tx: &mut Tx<'_>,
+    q: &TatQuery,
+    select: &str,
+    as_of_cond: &str,
+) -> Result<Vec<T>, AppError>
+where
+    T: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
+{
+    let (from, to, asof) = bounds(q);
+    let mut binds = Vec::new();
+    let kind_sql = match q.stage {
+        Some(s) => {
+            binds.push(Bind::Text(s.as_code().to_string()));
+            " AND g.stage = ?"
+        }
+        None => "",
+    };
+    binds.extend([Bind::Int(from), Bind::Int(to), Bind::Int(asof)]);
+    let sql =
+        format!("{select}{kind_sql} AND g.started_at >= ? AND g.started_at < ? AND {as_of_cond}");
+    load_rows(tx, &sql, &binds)
 }
 
 #[derive(QueryableByName)]
@@ -300,16 +315,13 @@ pub(crate) fn period_technicians(
     tx: &mut Tx<'_>,
     q: &TatQuery,
 ) -> Result<HashMap<i64, BTreeSet<String>>, AppError> {
-    let (from, to, asof) = bounds(q);
-    let (kind_sql, mut binds) = kind_filter(q);
-    binds.extend([Bind::Int(from), Bind::Int(to), Bind::Int(asof)]);
-    let sql = format!(
+    let rows: Vec<EntryRow> = of_period_stages(
+        tx,
+        q,
         "SELECT DISTINCT d.stage_id, u.username FROM stages g CROSS JOIN determinations d \
-         LEFT JOIN users u ON u.id = d.entered_by \
-         WHERE d.stage_id = g.id{kind_sql} AND g.started_at >= ? AND g.started_at < ? \
-         AND d.entered_at <= ?"
-    );
-    let rows: Vec<EntryRow> = load_rows(tx, &sql, &binds)?;
+         LEFT JOIN users u ON u.id = d.entered_by WHERE d.stage_id = g.id",
+        "d.entered_at <= ?",
+    )?;
     let mut out: HashMap<i64, BTreeSet<String>> = HashMap::new();
     for r in rows {
         out.entry(r.stage_id)

@@ -10,7 +10,7 @@ use coallab::db::Db;
 use coallab::domain::terms::Stage;
 use coallab::service::reports_clock::ensure_clocks;
 use coallab::service::reports_sql::{clock_column, greatest, least, load_rows, working_ms};
-use coallab::service::reports_tat::{overdue_stages, tat_report, GroupBy, TatQuery};
+use coallab::service::reports_tat::{overdue_stages, tat_report, GroupBy, OverdueStage, TatQuery};
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::QueryableByName;
 
@@ -268,35 +268,19 @@ pub fn check(db: &Db) -> usize {
                 }
                 let overdue = db.read(|tx| overdue_stages(tx, &q)).expect("overdue");
                 let want = oracle_overdue(db, &q);
-                let got: Vec<_> = overdue
-                    .iter()
-                    .map(|s| {
-                        (
-                            s.stage.as_str(),
-                            s.sample_code.as_str(),
-                            s.supplier_code.as_str(),
-                            s.lab_code.as_str(),
-                            s.started_at,
-                            s.due_at,
-                            s.overdue_working_seconds,
-                        )
+                let want: Vec<OverdueStage> = want
+                    .into_iter()
+                    .map(|s| OverdueStage {
+                        stage: s.stage,
+                        sample_code: s.sample_code,
+                        supplier_code: s.supplier_code,
+                        lab_code: s.lab_code,
+                        started_at: s.started_at,
+                        due_at: s.due_at,
+                        overdue_working_seconds: s.overdue_working_seconds,
                     })
                     .collect();
-                let want: Vec<_> = want
-                    .iter()
-                    .map(|s| {
-                        (
-                            s.stage.as_str(),
-                            s.sample_code.as_str(),
-                            s.supplier_code.as_str(),
-                            s.lab_code.as_str(),
-                            s.started_at,
-                            s.due_at,
-                            s.overdue_working_seconds,
-                        )
-                    })
-                    .collect();
-                assert_eq!(got, want, "overdue stages of {what}");
+                assert_eq!(overdue, want, "overdue stages of {what}");
                 assert_eq!(
                     report.open_past_due, overdue,
                     "report's overdue list of {what}"
