@@ -114,10 +114,9 @@ pub fn clock_column(column: &str, t: &str, cc: &str, tz: &str) -> String {
 /// The CTE that carries the report's instant "now" (ms) as a bound parameter: a statement that
 /// uses [`NOW`] (through [`appeal_lapsed`], [`effective_state`] or [`effective_closed_at`])
 /// starts with `WITH {NOW_CTE}, …` and binds now first. Binding it, instead of writing the
-/// instant into the SQL text, keeps the text the same from one request to the next, so each
-/// connection prepares the statement once and reuses it (diesel caches prepared statements by
-/// their SQL text, without eviction: a new text per request would be parsed every time and
-/// kept for the life of the connection).
+/// instant into the SQL text, keeps the text of a request's statement the same on every request
+/// (the text that tests/query_plans/ explains is the one that runs). Note that diesel prepares
+/// `sql_query` statements anew on every execution (it never caches them), bound or not.
 pub const NOW_CTE: &str = "now_v AS (SELECT CAST(? AS BIGINT) AS t)";
 
 /// The report's instant "now" (ms) in SQL, from [`NOW_CTE`]: a constant scalar subquery,
