@@ -69,7 +69,7 @@ async fn one_client(
     let (mut n, mut errors) = (0u64, 0u64);
     let mut i: u64 = 0;
     // A fixed pseudo-random walk over the paths, different for each client (xorshift).
-    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ ((c as u64 + 1) * 0x2545_F491_4F6C_DD1D);
+    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ (c as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D);
     loop {
         let started = Instant::now();
         if started >= end {
