@@ -13,6 +13,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
+use crate::api::worker_reads::WorkerReads;
 use crate::api::{configure, AppState};
 use crate::db::Db;
 use crate::ops::rate_limit::RateLimiter;
@@ -43,6 +44,8 @@ pub fn start_with(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            // Built anew for each worker: its own SQLite read connection (src/api/worker_reads.rs).
+            .app_data(web::Data::new(WorkerReads::default()))
             .app_data(limiter.clone())
             .app_data(web::PayloadConfig::new(max_body))
             .wrap(from_fn(crate::ops::rate_limit::middleware))

@@ -708,6 +708,66 @@ fn demo_county_agrees(db: Db) {
     }
 }
 
+/// The effective state and final instant computed in Rust (src/domain/effective.rs, used by
+/// the status lookup) agree with the SQL fragments the reports filter and group on
+/// (src/service/reports_sql.rs), for every state and every combination of stored instants
+/// around `now`: before, at and after the appeal window's end.
+fn effective_state_sql_agrees_with_rust(db: Db) {
+    use coallab::domain::effective::StoredFinality;
+    use coallab::domain::lifecycle::SampleState;
+    use coallab::service::reports_sql::{effective_closed_at, effective_state, load_rows, Bind, NOW_CTE};
+    use diesel::sql_types::{BigInt, Nullable, Text};
+
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        eff: String,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        final_at: Option<i64>,
+    }
+    let now = 1_000_000_i64;
+    let instants = [None, Some(now - 1), Some(now), Some(now + 1)];
+    let lit = |v: Option<i64>| v.map_or("NULL".to_string(), |v| v.to_string());
+    let mut checked = 0;
+    for code in [
+        "registered", "received", "initial_testing", "initial_review", "initial_released",
+        "retest_testing", "retest_review", "retest_released", "closed", "rejected", "cancelled",
+    ] {
+        for appeal_closes_at in instants {
+            for retest_requested_at in [None, Some(now - 5)] {
+                for closed_at in [None, Some(now - 2), Some(now + 2)] {
+                    let sql = format!(
+                        "WITH {NOW_CTE} SELECT {} AS eff, {} AS final_at FROM (SELECT \
+                         CAST(? AS TEXT) AS state, CAST({} AS BIGINT) AS appeal_closes_at, \
+                         CAST({} AS BIGINT) AS retest_requested_at, \
+                         CAST({} AS BIGINT) AS closed_at) s",
+                        effective_state(),
+                        effective_closed_at(),
+                        lit(appeal_closes_at),
+                        lit(retest_requested_at),
+                        lit(closed_at),
+                    );
+                    let rows: Vec<Row> = tx(&db, |t| {
+                        load_rows(t, &sql, &[Bind::Int(now), Bind::Text(code.into())])
+                    });
+                    let stored = StoredFinality {
+                        state: SampleState::from_code(code).unwrap(),
+                        appeal_closes_at,
+                        retest_requested_at,
+                        closed_at,
+                    };
+                    let case = format!("{stored:?} at {now}");
+                    assert_eq!(rows[0].eff, stored.effective_state(now).as_code(), "{case}");
+                    assert_eq!(rows[0].final_at, stored.final_at(now), "{case}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    // 11 states × 4 window ends × 2 retest requests × 3 closes.
+    assert_eq!(checked, 264);
+}
+
 macro_rules! both {
     ($scenario:ident => $sqlite:ident, $pg:ident) => {
         #[test]
@@ -727,6 +787,7 @@ macro_rules! both {
 both!(tat_by_hand => sqlite_tat_by_hand, pg_tat_by_hand);
 both!(effective_state_and_regulator_lists => sqlite_regulator_lists, pg_regulator_lists);
 both!(demo_county_agrees => sqlite_demo_county_agrees, pg_demo_county_agrees);
+both!(effective_state_sql_agrees_with_rust => sqlite_effective_state_oracle, pg_effective_state_oracle);
 
 // ---------------------------------------------------------------- over HTTP
 
@@ -861,6 +922,32 @@ fn http_roles_formats_and_errors() {
         err(&format!("{api}/reports/status")),
         (422, "invalid_value".into())
     );
+    // A blank key is a missing value, not an unknown sample.
+    for blank in ["sample_code=", "report_no=%20", "sample_code"] {
+        assert_eq!(
+            err(&format!("{api}/reports/status?{blank}")),
+            (422, "missing_value".into()),
+            "{blank}"
+        );
+    }
+    // An unknown key is echoed back shortened, and a report number is called one.
+    let (s, _, body) = get(
+        &format!("{api}/reports/status?sample_code={}", "X".repeat(5000)),
+        "demo-auditor",
+        None,
+    );
+    assert_eq!(s, 404);
+    assert!(body.len() < 300 && body.contains(&format!("{}…", "X".repeat(64))), "{body}");
+    let (s, _, body) = get(&format!("{api}/reports/status?report_no=NO-SUCH-R9"), "demo-auditor", None);
+    assert_eq!(s, 404);
+    assert!(body.contains("report 'NO-SUCH-R9' not found"), "{body}");
+    // The scheme name of the Authorization header is case-insensitive (RFC 9110 §11.1).
+    let r = reqwest::blocking::Client::new()
+        .get(format!("{api}/reports/status?report_no={c}-I1"))
+        .header("Authorization", "bearer demo-regulator")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
     // A reversed period is refused, not answered with an empty report.
     assert_eq!(
         err(&format!(

@@ -13,6 +13,7 @@ pub mod sample_tx;
 pub mod samples;
 pub mod session;
 pub mod stats;
+pub mod worker_reads;
 
 use actix_web::{web, HttpRequest};
 

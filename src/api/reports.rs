@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::access::{require, Endpoint};
 use crate::api::auth::{Auth, LazyAuth};
+use crate::api::worker_reads::WorkerReads;
 use crate::api::{blocking, AppState};
 use crate::error::AppError;
 use crate::service::reports::{self as svc, SupplierFilter};
@@ -73,20 +74,21 @@ struct StatusCsvRow<'a> {
 
 /// `GET /api/v1/reports/status?sample_code=…` or `?report_no=…`: where a sample stands.
 ///
-/// A regulator's hot path: the bearer token is checked inside the same blocking database call
-/// as the lookup ([`LazyAuth`], docs/performance.md), with the errors in the usual order (401,
-/// 403, then a bad `format`, then 404).
+/// A regulator's hot path: the bearer token is checked in the same database call as the lookup
+/// ([`LazyAuth`]), which on SQLite runs on the HTTP worker's own thread ([`WorkerReads`],
+/// docs/performance.md), with the errors in the usual order (401, 403, then a bad `format`,
+/// then 404).
 pub async fn status(
     state: web::Data<AppState>,
+    reads: web::Data<WorkerReads>,
     auth: LazyAuth,
     req: HttpRequest,
     q: web::Query<StatusQuery>,
 ) -> Result<HttpResponse, AppError> {
     let format = wants_csv(&req, q.format.as_deref());
-    let db = state.db.clone();
     let q = q.into_inner();
-    let (s, csv) = blocking(move || {
-        db.read(|tx| {
+    let (s, csv) = reads
+        .read(&state, move |tx| {
             let user = auth.user(tx)?;
             require(&user, Endpoint::RegulatorReports)?;
             let csv = format?;
@@ -99,8 +101,7 @@ pub async fn status(
             )?;
             Ok((s, csv))
         })
-    })
-    .await?;
+        .await?;
     if !csv {
         return Ok(HttpResponse::Ok().json(s));
     }

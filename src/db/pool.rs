@@ -3,7 +3,9 @@
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
+use std::ops::Deref;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::AppError;
@@ -21,7 +23,7 @@ pub enum Backend {
 #[derive(Clone)]
 pub enum Db {
     /// SQLite pool.
-    Sqlite(Pool<ConnectionManager<SqliteConnection>>),
+    Sqlite(SqlitePool),
     /// PostgreSQL pool.
     Pg(Pool<ConnectionManager<PgConnection>>),
 }
@@ -32,6 +34,38 @@ pub enum Tx<'a> {
     Sqlite(&'a mut SqliteConnection),
     /// PostgreSQL connection.
     Pg(&'a mut PgConnection),
+}
+
+/// The SQLite pool and the file it opens (for [`SqlitePool::open_reader`]). Derefs to the pool.
+#[derive(Clone)]
+pub struct SqlitePool {
+    pool: Pool<ConnectionManager<SqliteConnection>>,
+    url: Arc<str>,
+}
+
+impl Deref for SqlitePool {
+    type Target = Pool<ConnectionManager<SqliteConnection>>;
+    fn deref(&self) -> &Self::Target {
+        &self.pool
+    }
+}
+
+impl SqlitePool {
+    /// Opens a connection of its own to the same file, outside the pool, that can only read
+    /// (`PRAGMA query_only`): for an HTTP worker's short reads on its own thread
+    /// (src/api/worker_reads.rs). Waits at most 2 s for a lock (a reader of a WAL database
+    /// waits only while the file is being recovered).
+    ///
+    /// # Errors
+    /// [`AppError::Unavailable`] when the file cannot be opened.
+    pub fn open_reader(&self) -> Result<SqliteConnection, AppError> {
+        let mut c = SqliteConnection::establish(&self.url)
+            .map_err(|e| AppError::Unavailable(format!("cannot open the SQLite database: {e}")))?;
+        c.batch_execute(
+            "PRAGMA busy_timeout = 2000; PRAGMA foreign_keys = ON; PRAGMA query_only = ON;",
+        )?;
+        Ok(c)
+    }
 }
 
 #[derive(Debug)]
@@ -65,9 +99,12 @@ impl Db {
             .max_size(pool_size)
             .connection_timeout(Duration::from_secs(10))
             .connection_customizer(Box::new(SqlitePragmas))
-            .build(ConnectionManager::<SqliteConnection>::new(url))
+            .build(ConnectionManager::<SqliteConnection>::new(url.clone()))
             .map_err(|e| AppError::Config(format!("SQLite pool: {e}")))?;
-        Ok(Db::Sqlite(pool))
+        Ok(Db::Sqlite(SqlitePool {
+            pool,
+            url: url.into(),
+        }))
     }
 
     /// Connects to PostgreSQL at `url` (`postgres://…`).

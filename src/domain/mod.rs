@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod calendar_csv;
 pub mod calorific;
 pub mod deadline;
+pub mod effective;
 pub mod decimal;
 pub mod lifecycle;
 pub mod limits;

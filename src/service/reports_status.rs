@@ -3,16 +3,17 @@
 //! stage's deadline and verdict (no results or limits).
 
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{BigInt, Nullable, Text};
-use diesel::QueryableByName;
 use serde::Serialize;
 
+use crate::db::schema::{samples, stages, suppliers};
 use crate::db::Tx;
+use crate::domain::effective::StoredFinality;
+use crate::domain::lifecycle::SampleState;
 use crate::domain::terms::Role;
 use crate::error::AppError;
 use crate::service::auth::CurrentUser;
-use crate::service::reports_sql::{effective_closed_at, effective_state, load_rows, Bind, NOW_CTE};
 use crate::time::ms_to_rfc3339;
+use crate::with_tx;
 
 /// The status of one sample, as a regulator asks for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -66,50 +67,38 @@ pub struct StageStatus {
     pub overdue: bool,
 }
 
-#[derive(QueryableByName)]
-struct StatusRow {
-    #[diesel(sql_type = BigInt)]
-    lab_id: i64,
-    #[diesel(sql_type = Text)]
-    sample_code: String,
-    #[diesel(sql_type = Text)]
-    code: String,
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Text)]
-    kind: String,
-    #[diesel(sql_type = Text)]
-    town: String,
-    #[diesel(sql_type = Text)]
-    sampled_on: String,
-    #[diesel(sql_type = Text)]
-    state: String,
-    #[diesel(sql_type = Text)]
-    eff_state: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    final_verdict: Option<String>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    final_at: Option<i64>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    appeal_closes_at: Option<i64>,
-    #[diesel(sql_type = Nullable<Text>)]
-    stage: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    report_no: Option<String>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    started_at: Option<i64>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    due_at: Option<i64>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    released_at: Option<i64>,
-    #[diesel(sql_type = Nullable<Text>)]
-    verdict: Option<String>,
-}
+/// One row of the status statement: the sample with its supplier, and one of its stages (all
+/// stage columns `None` before the first stage).
+type StatusRow = (
+    SampleColumns,
+    (String, String, String, String),
+    (
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+    ),
+);
+
+/// lab_id, sample_code, sampled_on, state, final_verdict, appeal_closes_at, retest_requested_at,
+/// closed_at.
+type SampleColumns = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
 
 /// The status of the sample with this sample code or report number (exactly one of them).
 ///
 /// # Errors
-/// 422 unless exactly one key is given; 404 when there is no such sample, it belongs to another
+/// 422 unless exactly one key is given, and it is not blank; 404 when there is no such sample, it belongs to another
 /// lab (lab staff), or (regulators and auditors) nothing of it is released.
 pub fn sample_status(
     tx: &mut Tx<'_>,
@@ -119,12 +108,9 @@ pub fn sample_status(
     now: DateTime<Utc>,
 ) -> Result<SampleStatus, AppError> {
     let now_ms = now.timestamp_millis();
-    let (cond, key) = match (sample_code, report_no) {
-        (Some(c), None) => ("s.sample_code = ?", c),
-        (None, Some(r)) => (
-            "s.id = (SELECT r.sample_id FROM stages r WHERE r.report_no = ?)",
-            r,
-        ),
+    let key = match (sample_code, report_no) {
+        (Some(c), None) => c.trim(),
+        (None, Some(r)) => r.trim(),
         _ => {
             return Err(AppError::invalid(
                 "invalid_value",
@@ -132,66 +118,126 @@ pub fn sample_status(
             ))
         }
     };
-    // One statement: the sample with its supplier and its stages in order (one row per stage,
-    // or one row with NULL stage columns before the first stage).
-    let sql = format!(
-        "WITH {NOW_CTE} SELECT s.lab_id, s.sample_code, sp.code, sp.name, sp.kind, sp.town, s.sampled_on, \
-           s.state, {eff} AS eff_state, s.final_verdict, {closed} AS final_at, s.appeal_closes_at, \
-           g.stage, g.report_no, g.started_at, g.due_at, g.released_at, g.verdict \
-         FROM samples s JOIN suppliers sp ON sp.id = s.supplier_id \
-           LEFT JOIN stages g ON g.sample_id = s.id WHERE {cond} ORDER BY g.id",
-        eff = effective_state(),
-        closed = effective_closed_at(),
-    );
-    let binds = [Bind::Int(now_ms), Bind::Text(key.trim().to_string())];
-    let mut rows: Vec<StatusRow> = load_rows(tx, &sql, &binds)?;
-    let not_found =
-        || AppError::NotFound(format!("sample '{}' not found or not released", key.trim()));
-    let stages: Vec<StageStatus> = {
-        let Some(first) = rows.first() else {
-            return Err(not_found());
-        };
-        let outsider = matches!(user.role, Role::Regulator | Role::Auditor);
-        let other_lab = matches!(user.role, Role::Technician | Role::Reviewer)
-            && user.lab_id != Some(first.lab_id);
-        if other_lab || (outsider && first.final_verdict.is_none()) {
-            return Err(not_found());
-        }
-        let withdrawn = matches!(first.state.as_str(), "rejected" | "cancelled");
-        rows.iter_mut()
-            .filter_map(|r| {
-                let (started, due) = (r.started_at?, r.due_at?);
-                Some(StageStatus {
-                    overdue: match r.released_at {
-                        Some(rel) => rel > due,
-                        None => !withdrawn && now_ms > due,
-                    },
-                    stage: r.stage.take()?,
-                    report_no: r.report_no.take(),
-                    started_at: ms_to_rfc3339(started),
-                    due_at: ms_to_rfc3339(due),
-                    released_at: r.released_at.map(ms_to_rfc3339),
-                    verdict: r.verdict.take(),
-                })
-            })
-            .collect()
+    if key.is_empty() {
+        let field = if sample_code.is_some() { "sample_code" } else { "report_no" };
+        return Err(AppError::invalid("missing_value", format!("{field} must not be empty")));
+    }
+    // The key is echoed back shortened: a code or report number is far shorter than 64.
+    let shown: String = match key.char_indices().nth(64) {
+        Some((end, _)) => format!("{}…", &key[..end]),
+        None => key.to_string(),
     };
-    let row = rows.swap_remove(0);
-    let open_appeal = matches!(row.state.as_str(), "retest_testing" | "retest_review");
+    let not_found = || match report_no {
+        None => AppError::NotFound(format!("sample '{shown}' not found or not released")),
+        Some(_) => AppError::NotFound(format!("report '{shown}' not found or not released")),
+    };
+    let code = match report_no {
+        None => key.to_string(),
+        Some(_) => with_tx!(tx, |c| stages::table
+            .inner_join(samples::table)
+            .filter(stages::report_no.eq(key))
+            .select(samples::sample_code)
+            .first::<String>(c)
+            .optional())?
+        .ok_or_else(not_found)?,
+    };
+    // One statement (prepared once per connection): the sample with its supplier and its
+    // stages in order, one row per stage, or one row with no stage before the first stage.
+    let mut rows: Vec<StatusRow> = with_tx!(tx, |c| samples::table
+        .inner_join(suppliers::table)
+        .left_join(stages::table)
+        .filter(samples::sample_code.eq(&code))
+        .order(stages::id.nullable().asc())
+        .select((
+            (
+                samples::lab_id,
+                samples::sample_code,
+                samples::sampled_on,
+                samples::state,
+                samples::final_verdict,
+                samples::appeal_closes_at,
+                samples::retest_requested_at,
+                samples::closed_at,
+            ),
+            (
+                suppliers::code,
+                suppliers::name,
+                suppliers::kind,
+                suppliers::town,
+            ),
+            (
+                stages::stage.nullable(),
+                stages::report_no.nullable(),
+                stages::started_at.nullable(),
+                stages::due_at.nullable(),
+                stages::released_at.nullable(),
+                stages::verdict.nullable(),
+            ),
+        ))
+        .load(c))?;
+    let Some(((lab_id, _, _, state, final_verdict, appeal_closes_at, retest_requested_at, closed_at), ..)) =
+        rows.first()
+    else {
+        return Err(not_found());
+    };
+    let stored = StoredFinality {
+        state: SampleState::from_code(state).map_err(|e| AppError::Internal(e.to_string()))?,
+        appeal_closes_at: *appeal_closes_at,
+        retest_requested_at: *retest_requested_at,
+        closed_at: *closed_at,
+    };
+    let (lab_id, released) = (*lab_id, final_verdict.is_some());
+    let outsider = matches!(user.role, Role::Regulator | Role::Auditor);
+    let other_lab =
+        matches!(user.role, Role::Technician | Role::Reviewer) && user.lab_id != Some(lab_id);
+    if other_lab || (outsider && !released) {
+        return Err(not_found());
+    }
+    let withdrawn = matches!(
+        stored.state,
+        SampleState::Rejected | SampleState::Cancelled
+    );
+    let stages: Vec<StageStatus> = rows
+        .iter_mut()
+        .filter_map(|(_, _, g)| {
+            let (started, due) = (g.2?, g.3?);
+            Some(StageStatus {
+                overdue: match g.4 {
+                    Some(rel) => rel > due,
+                    None => !withdrawn && now_ms > due,
+                },
+                stage: g.0.take()?,
+                report_no: g.1.take(),
+                started_at: ms_to_rfc3339(started),
+                due_at: ms_to_rfc3339(due),
+                released_at: g.4.map(ms_to_rfc3339),
+                verdict: g.5.take(),
+            })
+        })
+        .collect();
+    let (
+        (_, sample_code, sampled_on, state, final_verdict, appeal_closes_at, ..),
+        (supplier_code, supplier_name, supplier_kind, town),
+        _,
+    ) = rows.swap_remove(0);
+    let effective = stored.effective_state(now_ms);
     Ok(SampleStatus {
-        verdict_is_final: row.eff_state == "closed",
-        final_at: row.final_at.map(ms_to_rfc3339),
-        appeal_closes_at: row.appeal_closes_at.map(ms_to_rfc3339),
-        open_appeal,
+        verdict_is_final: effective == SampleState::Closed,
+        final_at: stored.final_at(now_ms).map(ms_to_rfc3339),
+        appeal_closes_at: appeal_closes_at.map(ms_to_rfc3339),
+        open_appeal: matches!(
+            stored.state,
+            SampleState::RetestTesting | SampleState::RetestReview
+        ),
         stages,
-        sample_code: row.sample_code,
-        supplier_code: row.code,
-        supplier_name: row.name,
-        supplier_kind: row.kind,
-        town: row.town,
-        sampled_on: row.sampled_on,
-        state: row.state,
-        effective_state: row.eff_state,
-        final_verdict: row.final_verdict,
+        sample_code,
+        supplier_code,
+        supplier_name,
+        supplier_kind,
+        town,
+        sampled_on,
+        state,
+        effective_state: effective.as_code().to_string(),
+        final_verdict,
     })
 }
