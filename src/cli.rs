@@ -196,8 +196,10 @@ fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("COALLAB_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let json = std::env::var("COALLAB_LOG_FORMAT").is_ok_and(|v| v == "json");
+    // Colours only on a terminal: a log file or journal gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().try_init()

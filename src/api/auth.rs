@@ -48,11 +48,13 @@ impl FromRequest for Auth {
     }
 }
 
-/// The token of an `Authorization: Bearer <token>` header value.
+/// The token of an `Authorization: Bearer <token>` header value. The scheme name is
+/// case-insensitive (RFC 9110 §11.1); spaces around the token are ignored.
 fn bearer_token(header: Option<&str>) -> Result<String, AppError> {
     Ok(header
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
+        .map(|(_, token)| token.trim())
         .filter(|t| !t.is_empty())
         .ok_or_else(|| {
             AppError::Unauthorized(

@@ -14,6 +14,12 @@ use crate::service::view::sample_view;
 use crate::service::workflow::{self, ActionRequest, ResultReceived};
 
 fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
+    if req.headers().get_all("Idempotency-Key").nth(1).is_some() {
+        return Err(AppError::bad_request(
+            "bad_header",
+            "send one Idempotency-Key header, not several",
+        ));
+    }
     match req.headers().get("Idempotency-Key") {
         None => Ok(None),
         Some(v) => {

@@ -205,20 +205,20 @@ pub fn validate_determination(analysis: Analysis, value: Decimal) -> Result<(), 
     }
 }
 
+/// The text of a typed decimal (a determination, a lot mass) as it is recorded: as typed (so
+/// its scale stays, "1.50"), trimmed, and without a leading `+` ("+2.10" → "2.10"), which
+/// [`parse_decimal`] accepts but which is not part of the value.
+pub fn recorded_text(text: &str) -> String {
+    let t = text.trim();
+    t.strip_prefix('+').unwrap_or(t).to_string()
+}
+
 /// Parses one typed determination of `analysis` (% mass fraction, or MJ/kg for Qgr,ad): exact,
 /// scale as typed, not negative, within the physical range.
 ///
 /// # Errors
 /// Every error of [`parse_non_negative`], then [`DecimalError::OutOfRange`] from
 /// [`validate_determination`].
-/// The text of a determination as it is recorded: as typed (so its scale stays, "1.50"), trimmed,
-/// and without a leading `+` ("+2.10" → "2.10"), which [`parse_decimal`] accepts but which is
-/// not part of the value.
-pub fn recorded_text(text: &str) -> String {
-    let t = text.trim();
-    t.strip_prefix('+').unwrap_or(t).to_string()
-}
-
 pub fn parse_determination(analysis: Analysis, text: &str) -> Result<Decimal, DecimalError> {
     let value = parse_non_negative(text)?;
     validate_determination(analysis, value)?;

@@ -389,7 +389,7 @@ pub fn check_code(field: &str, code: &str) -> Result<(), AppError> {
 }
 
 /// Checks the free-text fields of a supplier: name, town and licence number not empty, at most
-/// 200 characters, no control characters.
+/// 200 characters, no control or text-direction characters (src/service/text_input.rs).
 ///
 /// # Errors
 /// [`AppError::Invalid`] naming the field.
@@ -401,12 +401,7 @@ pub fn check_supplier_text(name: &str, town: &str, licence_no: &str) -> Result<(
                 format!("{field} must not be empty"),
             ));
         }
-        if v.chars().count() > 200 || v.chars().any(char::is_control) {
-            return Err(AppError::invalid(
-                "invalid_value",
-                format!("{field} must be at most 200 characters without control characters"),
-            ));
-        }
+        crate::service::text_input::single_line(field, v, 200)?;
     }
     Ok(())
 }

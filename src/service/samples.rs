@@ -87,6 +87,8 @@ fn plain_text(field: &str, v: &str, max: usize) -> Result<(), AppError> {
     crate::service::text_input::single_line(field, v, max)
 }
 
+use crate::domain::decimal::recorded_text;
+
 fn optional_decimal(field: &str, v: &Option<String>) -> Result<(), AppError> {
     if let Some(text) = v {
         crate::domain::decimal::parse_non_negative(text)
@@ -130,6 +132,13 @@ impl NewSample {
         }
         for name in &self.samplers {
             plain_text("samplers", name, 100)?;
+            // The names are stored joined by "; ", so a name must not hold the separator.
+            if name.contains(';') {
+                return Err(AppError::invalid(
+                    "invalid_value",
+                    format!("samplers: '{}' contains ';', which separates the names; give each person as one list item", name.trim()),
+                ));
+            }
         }
         // Two different people: the same name twice is one sampler.
         let mut distinct: Vec<String> = self
@@ -272,11 +281,11 @@ pub fn register(
             sampling_records::sample_id.eq(id),
             sampling_records::claimed_grade.eq(input.claimed_grade.trim()),
             sampling_records::lot_no.eq(input.lot_no.trim()),
-            sampling_records::lot_mass_t.eq(&input.lot_mass_t),
+            sampling_records::lot_mass_t.eq(input.lot_mass_t.as_deref().map(recorded_text)),
             sampling_records::top_size_mm.eq(input.top_size_mm),
             sampling_records::sampling_method.eq(&input.sampling_method),
             sampling_records::increments.eq(input.increments),
-            sampling_records::gross_mass_kg.eq(&input.gross_mass_kg),
+            sampling_records::gross_mass_kg.eq(input.gross_mass_kg.as_deref().map(recorded_text)),
             sampling_records::samplers.eq(input
                 .samplers
                 .iter()

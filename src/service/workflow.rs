@@ -294,6 +294,7 @@ pub fn apply_action(
             }
             let condition = req.retained_condition.as_deref().map(str::trim).filter(|c| !c.is_empty())
                 .ok_or_else(|| AppError::invalid("missing_value", "retained_condition must describe the seal and sample condition, e.g. intact"))?;
+            crate::service::text_input::paragraph("retained_condition", condition, 500)?;
             let due = stage_due(&calendar, now, policy.retest_working_days, &[]);
             with_tx!(tx, |c| diesel::insert_into(stages::table)
                 .values((

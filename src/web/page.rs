@@ -355,7 +355,14 @@ pub fn encode_query(v: &str) -> String {
 /// A same-site path inside the interface, or `/ui/` (no open redirects).
 pub fn safe_back(v: Option<&str>) -> String {
     match v {
-        Some(p) if p.starts_with("/ui") && !p.starts_with("//") && !p.contains('\\') => {
+        // Visible ASCII only: a control character (CR, LF, tab, NUL, DEL), a space or raw
+        // non-ASCII text cannot go into a Location header; such a value is ignored.
+        Some(p)
+            if p.starts_with("/ui")
+                && !p.starts_with("//")
+                && !p.contains('\\')
+                && p.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
             p.to_string()
         }
         _ => "/ui/".to_string(),
@@ -418,6 +425,11 @@ mod tests {
         assert_eq!(safe_back(Some("https://evil.example/")), "/ui/");
         assert_eq!(safe_back(Some("//evil.example/ui")), "/ui/");
         assert_eq!(safe_back(Some("/ui/lab")), "/ui/lab");
+        assert_eq!(safe_back(Some("/ui/lab?x=%0d%0a")), "/ui/lab?x=%0d%0a");
+        // A raw CR/LF, tab, NUL, DEL, space or non-ASCII character cannot go into Location.
+        for bad in ["/ui/\r\nSet-Cookie:x=1", "/ui/\tx", "/ui/\0", "/ui/\x7f", "/ui/a b", "/ui/样品"] {
+            assert_eq!(safe_back(Some(bad)), "/ui/", "{bad:?}");
+        }
         assert_eq!(encode_query("/ui/lab?a=1&b"), "/ui/lab%3Fa%3D1%26b");
     }
 }

@@ -268,6 +268,11 @@ fn suspicious_values_are_refused(backend: Backend) {
     ctl["lot_no"] = json!("LOT\n2026 INFO forged");
     app.post_json("/api/v1/samples", Some(TECH), &ctl)
         .expect_error(422, "invalid_value");
+    // The samplers are stored joined by "; ": a name holding ';' would read as two people.
+    let mut joined = new_sample("SP-03", &days_ago(1), "S6");
+    joined["samplers"] = json!(["张伟; 刘洋", "王芳"]);
+    app.post_json("/api/v1/samples", Some(TECH), &joined)
+        .expect_error(422, "invalid_value");
     let mut long = new_sample("SP-03", &days_ago(1), "S4");
     long["samplers"] = json!(["x".repeat(101), "刘洋"]);
     app.post_json("/api/v1/samples", Some(TECH), &long)
@@ -294,6 +299,19 @@ fn suspicious_values_are_refused(backend: Backend) {
         "licence_no": "L-X", "jurisdiction_code": "cn-he-handan-demo"});
     app.post_json("/api/v1/suppliers", Some(ADMIN), &supplier)
         .expect_error(422, "invalid_value");
+    // A right-to-left override in a supplier's name, town or licence number would make it
+    // display as another in reports and CSV files.
+    for (field, v) in [("name", "x\u{202E}y"), ("town", "t\u{2066}"), ("licence_no", "L-\u{200F}9")] {
+        let mut sp = json!({"code": "SP-91", "name": "n", "kind": "sale_point", "town": "t",
+            "licence_no": "L-91", "jurisdiction_code": "cn-he-handan-demo"});
+        sp[field] = json!(v);
+        let msg = app
+            .post_json("/api/v1/suppliers", Some(ADMIN), &sp)
+            .expect_error(422, "invalid_value");
+        assert!(msg.contains(field), "{msg}");
+    }
+    app.get("/api/v1/suppliers/SP-91", Some(ADMIN))
+        .expect_error(404, "not_found");
     let set = json!({"id": "neg-1", "name": "n", "source": "s", "jurisdiction": "cn",
         "effective_from": "2025-01-01", "effective_to": null, "coal_categories": [],
         "limits": [{"parameter": "ad", "operator": "le", "value": "-1.00", "decimals": 2,

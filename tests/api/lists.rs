@@ -243,6 +243,15 @@ fn idempotent_registration(backend: Backend) {
     )
     .expect_error(400, "bad_header");
     assert_eq!(app.sample_total(REVIEWER), 3);
+    // Two keys in one request: which one would a repeat name? Refused.
+    app.post_json_with(
+        "/api/v1/samples",
+        Some(TECH),
+        &body,
+        &[("Idempotency-Key", "dup-a"), ("Idempotency-Key", "dup-b")],
+    )
+    .expect_error(400, "bad_header");
+    assert_eq!(app.sample_total(REVIEWER), 3);
     // The repeat still answers with the first sample after it moved on.
     let id = first["id"].as_i64().unwrap();
     app.act(id, "receive", TECH, json!({})).expect(200);

@@ -139,6 +139,17 @@ fn failing_verdict_and_retest(backend: Backend) {
         json!({"retained_seal_no": "B-XX", "retained_condition": "intact"}),
     )
     .expect_error(422, "seal_mismatch");
+    // The condition is free text checked like a reason: no control or text-direction
+    // characters, at most 500 characters. Nothing changes.
+    for bad in ["\u{0}\u{1b}[2J".to_string(), "intact\u{202E}".to_string(), "x".repeat(501)] {
+        app.act(
+            id,
+            "request_retest",
+            REGULATOR,
+            json!({"retained_seal_no": "B-F1", "retained_condition": bad}),
+        )
+        .expect_error(422, "invalid_value");
+    }
     let rt = app
         .act(
             id,
