@@ -125,6 +125,10 @@ const EXPECTED_INDEXES: &[(&str, &str)] = &[
         "stages_started_cover",
         "GET /api/v1/reports/overdue?from&to",
     ),
+    (
+        "stages_sample_cover",
+        "GET /api/v1/reports/status?sample_code",
+    ),
 ];
 
 static RECORDING: AtomicBool = AtomicBool::new(false);

@@ -1,0 +1,1 @@
+DROP INDEX stages_sample_cover;
