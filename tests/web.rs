@@ -963,8 +963,9 @@ fn errors_outside_handlers_are_html_pages() {
     assert_eq!(r.headers()["allow"], "GET, POST");
     // The API's errors stay JSON.
     let r = page(c.delete(url("/api/v1/limit-sets")).send().expect("DELETE"));
-    assert_eq!(r.status, 404);
+    assert_eq!(r.status, 405);
     assert!(r.content_type.starts_with("application/json"));
+    assert!(r.body.contains("\"method_not_allowed\""), "{}", r.body);
     // 30 sign-in posts (empty forms, refused with 400 by the page) use up the minute's
     // allowance; the 31st is the limiter's 429, an English page with Retry-After.
     for i in 1..=30 {

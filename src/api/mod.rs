@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod reference;
 pub mod reports;
 pub mod retention;
+pub mod routes;
 pub mod sample_tx;
 pub mod samples;
 pub mod session;
@@ -58,87 +59,50 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::PathConfig::default().error_handler(|err, _req: &HttpRequest| {
             AppError::bad_request("bad_path", format!("path: {err}")).into()
         }),
-    )
-    .route("/health", web::get().to(health::health))
-    .route("/ready", web::get().to(health::ready))
-    .route("/verify/{report_no}", web::get().to(reports::verify))
-    .route("/login", web::post().to(session::login))
-    .route("/logout", web::post().to(session::logout))
-    .service(
-        web::scope("/api/v1")
-            .route("/openapi.json", web::get().to(openapi::openapi))
-            .route("/me", web::get().to(auth::me))
-            .route("/suppliers", web::get().to(reference::list_suppliers))
-            .route("/suppliers", web::post().to(reference::create_supplier))
-            .route("/suppliers/{code}", web::get().to(reference::get_supplier))
-            .route("/suppliers/{code}/stats", web::get().to(stats::supplier))
-            .route(
-                "/suppliers/{code}/chart.svg",
-                web::get().to(stats::supplier_svg),
-            )
-            .route(
-                "/suppliers/{code}/chart.png",
-                web::get().to(stats::supplier_png),
-            )
-            .route("/stats/ranking", web::get().to(stats::rank))
-            .route(
-                "/charts/comparison.svg",
-                web::get().to(stats::comparison_svg),
-            )
-            .route(
-                "/charts/comparison.png",
-                web::get().to(stats::comparison_png),
-            )
-            .route(
-                "/jurisdictions",
-                web::get().to(reference::list_jurisdictions),
-            )
-            .route("/limit-sets", web::get().to(reference::list_limit_sets))
-            .route("/limit-sets", web::post().to(reference::put_limit_set))
-            .route("/calendars/{code}", web::get().to(reference::get_calendar))
-            .route("/import/{kind}", web::post().to(reference::import_csv))
-            .route("/samples", web::get().to(samples::list))
-            .route("/samples", web::post().to(samples::register))
-            .route("/samples/{key}", web::get().to(samples::get))
-            .route(
-                "/samples/{key}/determinations",
-                web::post().to(samples::enter_determination),
-            )
-            .route(
-                "/samples/{key}/result-received",
-                web::post().to(samples::result_received),
-            )
-            .route(
-                "/samples/{key}/amendments",
-                web::post().to(amendments::propose),
-            )
-            .route(
-                "/samples/{key}/amendments/release",
-                web::post().to(amendments::release),
-            )
-            .route("/samples/{key}/revisions", web::get().to(amendments::list))
-            .route(
-                "/samples/{key}/discard-retained",
-                web::post().to(retention::discard),
-            )
-            .route("/retained-samples/due", web::get().to(retention::due))
-            .route("/samples/{key}/{action}", web::post().to(samples::action))
-            .route("/audit", web::get().to(audit::list))
-            .route("/reports/status", web::get().to(reports::status))
-            .route("/reports/suppliers", web::get().to(reports::suppliers))
-            .route(
-                "/reports/non-compliant",
-                web::get().to(reports::non_compliant),
-            )
-            .route("/reports/tat", web::get().to(reports::tat))
-            .route("/reports/overdue", web::get().to(reports::overdue))
-            .route(
-                "/reports/documents/{report_no}",
-                web::get().to(reports::document),
-            )
-            .route("/audit/verify", web::get().to(audit::verify)),
-    )
-    .default_service(web::to(|| async {
-        Err::<actix_web::HttpResponse, AppError>(AppError::NotFound("no such endpoint".into()))
-    }));
+    );
+    let mut r = routes::Routes::new(cfg);
+    // The router tries the paths in this order, matching each path with a parameter by a
+    // regular expression: the hot lookup comes first (no other path matches it).
+    r.get("/api/v1/reports/status", reports::status);
+    r.get("/health", health::health);
+    r.get("/ready", health::ready);
+    r.get("/verify/{report_no}", reports::verify);
+    r.post("/login", session::login);
+    r.post("/logout", session::logout);
+    r.get("/api/v1/openapi.json", openapi::openapi);
+    r.get("/api/v1/me", auth::me);
+    r.get("/api/v1/suppliers", reference::list_suppliers);
+    r.post("/api/v1/suppliers", reference::create_supplier);
+    r.get("/api/v1/suppliers/{code}", reference::get_supplier);
+    r.get("/api/v1/suppliers/{code}/stats", stats::supplier);
+    r.get("/api/v1/suppliers/{code}/chart.svg", stats::supplier_svg);
+    r.get("/api/v1/suppliers/{code}/chart.png", stats::supplier_png);
+    r.get("/api/v1/stats/ranking", stats::rank);
+    r.get("/api/v1/charts/comparison.svg", stats::comparison_svg);
+    r.get("/api/v1/charts/comparison.png", stats::comparison_png);
+    r.get("/api/v1/jurisdictions", reference::list_jurisdictions);
+    r.get("/api/v1/limit-sets", reference::list_limit_sets);
+    r.post("/api/v1/limit-sets", reference::put_limit_set);
+    r.get("/api/v1/calendars/{code}", reference::get_calendar);
+    r.post("/api/v1/import/{kind}", reference::import_csv);
+    r.get("/api/v1/samples", samples::list);
+    r.post("/api/v1/samples", samples::register);
+    r.get("/api/v1/samples/{key}", samples::get);
+    r.post("/api/v1/samples/{key}/determinations", samples::enter_determination);
+    r.post("/api/v1/samples/{key}/result-received", samples::result_received);
+    r.post("/api/v1/samples/{key}/amendments", amendments::propose);
+    r.post("/api/v1/samples/{key}/amendments/release", amendments::release);
+    r.get("/api/v1/samples/{key}/revisions", amendments::list);
+    r.post("/api/v1/samples/{key}/discard-retained", retention::discard);
+    r.get("/api/v1/retained-samples/due", retention::due);
+    r.post("/api/v1/samples/{key}/{action}", samples::action);
+    r.get("/api/v1/audit", audit::list);
+    r.get("/api/v1/reports/suppliers", reports::suppliers);
+    r.get("/api/v1/reports/non-compliant", reports::non_compliant);
+    r.get("/api/v1/reports/tat", reports::tat);
+    r.get("/api/v1/reports/overdue", reports::overdue);
+    r.get("/api/v1/reports/documents/{report_no}", reports::document);
+    r.get("/api/v1/audit/verify", audit::verify);
+    r.finish();
 }
+

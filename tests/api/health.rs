@@ -1,4 +1,4 @@
-//! Liveness, readiness, the OpenAPI document and the JSON 404.
+//! Liveness, readiness, the OpenAPI document, the JSON 404 and 405, and HEAD.
 
 use crate::both;
 use crate::helpers::*;
@@ -63,31 +63,55 @@ fn health_and_openapi(backend: Backend) {
     // Unknown endpoints answer JSON too.
     app.get("/api/v1/nothing-here", Some(TECH))
         .expect_error(404, "not_found");
+    // A known path with a method it does not take: 405 with the methods it does (RFC 9110
+    // §15.5.6), for a fixed path and for a path with a parameter.
+    let client = reqwest::blocking::Client::new();
+    for (method, path, allow) in [
+        (reqwest::Method::DELETE, "/api/v1/samples", "GET, HEAD, POST"),
+        (reqwest::Method::PUT, "/api/v1/suppliers/SP-01", "GET, HEAD"),
+        (reqwest::Method::GET, "/api/v1/samples/1/determinations", "POST"),
+        (reqwest::Method::PATCH, "/health", "GET, HEAD"),
+    ] {
+        let r = client
+            .request(method.clone(), format!("{}{path}", app.address))
+            .bearer_auth(TECH)
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 405, "{method} {path}");
+        assert_eq!(r.headers()["allow"], allow, "{method} {path}");
+        let body: serde_json::Value = r.json().unwrap();
+        assert_eq!(body["error"], "method_not_allowed", "{body}");
+    }
+    // HEAD is answered as GET, without the body: the same status and length.
+    let get = client
+        .get(format!("{}/api/v1/suppliers/SP-01", app.address))
+        .bearer_auth(REGULATOR)
+        .send()
+        .unwrap();
+    let head = client
+        .head(format!("{}/api/v1/suppliers/SP-01", app.address))
+        .bearer_auth(REGULATOR)
+        .send()
+        .unwrap();
+    assert_eq!((head.status().as_u16(), get.status().as_u16()), (200, 200));
+    assert_eq!(head.headers()["content-length"], get.headers()["content-length"]);
+    assert!(head.bytes().unwrap().is_empty());
 }
 both!(health_and_openapi => sqlite_health_and_openapi, pg_health_and_openapi);
 
-/// Every `.route(…)` in src/api/mod.rs as (method, full path), read from the source itself so
-/// that a route added later cannot be forgotten in openapi.json.
+/// Every route of src/api/mod.rs (`r.get("…", …)`, `r.post("…", …)`) as (method, full path),
+/// read from the source itself so that a route added later cannot be forgotten in openapi.json.
 fn routes_in_source() -> Vec<(String, String)> {
     let src = include_str!("../../src/api/mod.rs");
-    let scope = src.find("web::scope(\"/api/v1\")");
     let mut out = Vec::new();
-    let mut from = 0;
-    while let Some(i) = src[from..].find(".route(") {
-        let at = from + i;
-        let args = &src[at + ".route(".len()..];
-        let open = args.find('"').expect("route path");
-        let len = args[open + 1..].find('"').expect("end of route path");
-        let path = &args[open + 1..open + 1 + len];
-        let web = args.find("web::").expect("route method");
-        let method = args[web + 5..].split('(').next().unwrap_or_default();
-        let prefix = if scope.is_some_and(|s| at > s) {
-            "/api/v1"
-        } else {
-            ""
-        };
-        out.push((method.to_string(), format!("{prefix}{path}")));
-        from = at + 1;
+    for line in src.lines() {
+        let line = line.trim();
+        for method in ["get", "post"] {
+            if let Some(rest) = line.strip_prefix(&format!("r.{method}(\"")) {
+                let path = rest.split('"').next().expect("route path");
+                out.push((method.to_string(), path.to_string()));
+            }
+        }
     }
     out
 }

@@ -1,0 +1,130 @@
+//! The JSON API's route table. Each route is registered with its method, and the table keeps
+//! which methods each path accepts, so that a request for a known path with another method
+//! gets `405 method_not_allowed` with an `Allow` header (RFC 9110 §15.5.6) instead of 404, and
+//! a path nobody serves gets `404 not_found`. `HEAD` is answered as `GET` without a body
+//! (RFC 9110 §9.3.2; [`head_as_get`]).
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ResourceDef, ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Responder};
+
+use crate::error::AppError;
+
+/// The paths of the API with the methods each accepts (shared by every worker).
+pub struct MethodTable {
+    paths: Vec<(ResourceDef, Vec<&'static str>)>,
+}
+
+impl MethodTable {
+    /// The methods accepted on `path` (with `HEAD` wherever `GET` is), as an `Allow` value;
+    /// `None` when no route has this path.
+    pub fn allow(&self, path: &str) -> Option<String> {
+        let mut methods: Vec<&str> = self
+            .paths
+            .iter()
+            .filter(|(def, _)| def.is_match(path))
+            .flat_map(|(_, m)| m.iter().copied())
+            .collect();
+        if methods.is_empty() {
+            return None;
+        }
+        if methods.contains(&"GET") {
+            methods.push("HEAD");
+        }
+        methods.sort_unstable();
+        methods.dedup();
+        Some(methods.join(", "))
+    }
+}
+
+/// Registers routes on a [`web::ServiceConfig`] and records their methods.
+pub struct Routes<'a> {
+    cfg: &'a mut web::ServiceConfig,
+    paths: Vec<(String, Vec<&'static str>)>,
+}
+
+impl<'a> Routes<'a> {
+    /// Starts an empty table on `cfg`.
+    pub fn new(cfg: &'a mut web::ServiceConfig) -> Self {
+        Routes {
+            cfg,
+            paths: Vec::new(),
+        }
+    }
+
+    fn record(&mut self, path: &str, method: &'static str) {
+        match self.paths.iter_mut().find(|(p, _)| p == path) {
+            Some((_, m)) => m.push(method),
+            None => self.paths.push((path.to_string(), vec![method])),
+        }
+    }
+
+    /// `GET path` (and `HEAD`) → `handler`.
+    pub fn get<F, Args>(&mut self, path: &str, handler: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.cfg.route(path, web::get().to(handler));
+        self.record(path, "GET");
+    }
+
+    /// `POST path` → `handler`.
+    pub fn post<F, Args>(&mut self, path: &str, handler: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.cfg.route(path, web::post().to(handler));
+        self.record(path, "POST");
+    }
+
+    /// Installs the answer for everything no route took: 405 with `Allow` for a known path,
+    /// else 404.
+    pub fn finish(self) {
+        let table = web::Data::new(MethodTable {
+            paths: self
+                .paths
+                .into_iter()
+                .map(|(p, m)| (ResourceDef::new(p), m))
+                .collect(),
+        });
+        self.cfg
+            .app_data(table)
+            .default_service(web::to(unrouted));
+    }
+}
+
+async fn unrouted(req: HttpRequest, table: web::Data<MethodTable>) -> HttpResponse {
+    match table.allow(req.path()) {
+        Some(allow) => HttpResponse::MethodNotAllowed()
+            .insert_header((header::ALLOW, allow.clone()))
+            .json(serde_json::json!({
+                "error": "method_not_allowed",
+                "message": format!("{} is not served on this path; it accepts {allow}", req.method()),
+            })),
+        None => actix_web::ResponseError::error_response(&AppError::NotFound(
+            "no such endpoint".into(),
+        )),
+    }
+}
+
+/// Middleware: a `HEAD` request is routed as `GET`. The HTTP/1 codec remembers that the
+/// request was a `HEAD` and sends the headers of the answer (with its `Content-Length`)
+/// without its body.
+///
+/// # Errors
+/// Whatever the inner service returns.
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+    }
+    next.call(req).await
+}
