@@ -513,6 +513,16 @@ pub fn list(
         .map(|d| parse_date("to", d))
         .transpose()
         .map_err(|m| AppError::invalid("invalid_value", m))?;
+    if let (Some(a), Some(b)) = (from, to) {
+        // A reversed period would answer an empty list as if nothing had been sampled (the
+        // reports refuse it alike).
+        if a > b {
+            return Err(AppError::invalid(
+                "invalid_value",
+                format!("from ({a}) is after to ({b})"),
+            ));
+        }
+    }
     let now_ms = to_ms(now);
     let released_only = matches!(user.role, Role::Regulator | Role::Auditor);
     // Technicians work blind: filtering by supplier or town would tell them whose coal a lab

@@ -256,7 +256,12 @@ pub async fn sample_page(
             "s": view,
             "preview": preview,
             "testing": testing,
-            "analyses": ["mad", "aad", "st_ad", "mt", "vad", "qgr_ad", "had"],
+            // Only analyses with a repeatability table can be entered (Had has none).
+            "analyses": crate::domain::terms::Analysis::ALL
+                .iter()
+                .filter(|a| crate::domain::precision_table::default_table(**a).is_some())
+                .map(|a| a.as_code())
+                .collect::<Vec<_>>(),
         }),
     )
 }

@@ -123,6 +123,7 @@ fn sample_list_filters(backend: Backend) {
         "state=lost",
         "verdict=maybe",
         "from=1.12.2026",
+        "from=2026-02-01&to=2026-01-31",
         "stage=final",
     ] {
         app.get(&format!("/api/v1/samples?{q}"), Some(REVIEWER))
