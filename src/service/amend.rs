@@ -308,17 +308,24 @@ pub fn propose(
         ));
     }
     let corrected = check_determinations(&req.determinations)?;
-    let st = stage_row(tx, sample.id, stage)?
-        .filter(|s| s.released_at.is_some())
-        .ok_or_else(|| {
-            AppError::conflict(
+    let st = match stage_row(tx, sample.id, stage)? {
+        Some(st) if st.released_at.is_some() => st,
+        Some(_) => {
+            return Err(AppError::conflict(
                 "not_released",
                 format!(
                     "the {} stage is not released: correct it by returning it (POST …/return), not by amendment",
                     stage.as_code()
                 ),
-            )
-        })?;
+            ))
+        }
+        None => {
+            return Err(AppError::conflict(
+                "not_released",
+                format!("this sample has no {} stage to amend", stage.as_code()),
+            ))
+        }
+    };
     let mut means = current_means(tx, &st)?;
     for (a, (_, mean)) in &corrected {
         means.insert(*a, *mean);
