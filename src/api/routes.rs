@@ -54,7 +54,8 @@ impl<'a> Routes<'a> {
         }
     }
 
-    fn record(&mut self, path: &str, method: &'static str) {
+    fn add(&mut self, path: &str, method: &'static str, route: actix_web::Route) {
+        self.cfg.route(path, route);
         match self.paths.iter_mut().find(|(p, _)| p == path) {
             Some((_, m)) => m.push(method),
             None => self.paths.push((path.to_string(), vec![method])),
@@ -68,8 +69,7 @@ impl<'a> Routes<'a> {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.cfg.route(path, web::get().to(handler));
-        self.record(path, "GET");
+        self.add(path, "GET", web::get().to(handler));
     }
 
     /// `POST path` → `handler`.
@@ -79,8 +79,7 @@ impl<'a> Routes<'a> {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.cfg.route(path, web::post().to(handler));
-        self.record(path, "POST");
+        self.add(path, "POST", web::post().to(handler));
     }
 
     /// Installs the answer for everything no route took: 405 with `Allow` for a known path,
