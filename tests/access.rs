@@ -301,7 +301,8 @@ fn routes() -> Vec<Route> {
     ]
 }
 
-/// (method, literal) of every `r.get("…", …)` and `r.post("…", …)` in src/api/mod.rs (the
+/// (method, literal) of every `r.get("…", …)`, `r.get_without_head("…", …)` and
+/// `r.post("…", …)` in src/api/mod.rs (the
 /// route table of src/api/routes.rs), with the `/api/v1` prefix taken off as in [`routes`].
 fn registered_routes() -> Vec<(String, String)> {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api/mod.rs"))
@@ -314,8 +315,8 @@ fn registered_routes() -> Vec<(String, String)> {
         );
     }
     let mut out = Vec::new();
-    for method in ["get", "post"] {
-        for chunk in squashed.split(&format!("r.{method}(\"")).skip(1) {
+    for (call, method) in [("get", "get"), ("get_without_head", "get"), ("post", "post")] {
+        for chunk in squashed.split(&format!("r.{call}(\"")).skip(1) {
             let (literal, _) = chunk.split_once('"').expect("route literal");
             let literal = literal.strip_prefix("/api/v1").unwrap_or(literal);
             out.push((method.to_string(), literal.to_string()));

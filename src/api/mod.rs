@@ -101,7 +101,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     r.get("/api/v1/reports/non-compliant", reports::non_compliant);
     r.get("/api/v1/reports/tat", reports::tat);
     r.get("/api/v1/reports/overdue", reports::overdue);
-    r.get("/api/v1/reports/documents/{report_no}", reports::document);
+    // Its first view issues the report's verification code (an audit event): no HEAD.
+    r.get_without_head("/api/v1/reports/documents/{report_no}", reports::document);
     r.get("/api/v1/audit/verify", audit::verify);
     r.finish();
 }

@@ -2,7 +2,8 @@
 //! which methods each path accepts, so that a request for a known path with another method
 //! gets `405 method_not_allowed` with an `Allow` header (RFC 9110 §15.5.6) instead of 404, and
 //! a path nobody serves gets `404 not_found`. `HEAD` is answered as `GET` without a body
-//! (RFC 9110 §9.3.2; [`head_as_get`]).
+//! (RFC 9110 §9.3.2; [`head_as_get`]), except on the one `GET` that may write (a test report's
+//! first view issues its verification code, with an audit event): there `HEAD` gets 405.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ResourceDef, ServiceRequest, ServiceResponse};
@@ -18,20 +19,24 @@ pub struct MethodTable {
 }
 
 impl MethodTable {
-    /// The methods accepted on `path` (with `HEAD` wherever `GET` is), as an `Allow` value;
-    /// `None` when no route has this path.
-    pub fn allow(&self, path: &str) -> Option<String> {
-        let mut methods: Vec<&str> = self
-            .paths
+    fn methods(&self, path: &str) -> Vec<&'static str> {
+        self.paths
             .iter()
             .filter(|(def, _)| def.is_match(path))
             .flat_map(|(_, m)| m.iter().copied())
-            .collect();
+            .collect()
+    }
+
+    /// Whether a `HEAD` of `path` is answered (as its `GET`).
+    pub fn head_allowed(&self, path: &str) -> bool {
+        self.methods(path).contains(&"HEAD")
+    }
+
+    /// The methods accepted on `path`, as an `Allow` value; `None` when no route has this path.
+    pub fn allow(&self, path: &str) -> Option<String> {
+        let mut methods = self.methods(path);
         if methods.is_empty() {
             return None;
-        }
-        if methods.contains(&"GET") {
-            methods.push("HEAD");
         }
         methods.sort_unstable();
         methods.dedup();
@@ -54,11 +59,11 @@ impl<'a> Routes<'a> {
         }
     }
 
-    fn add(&mut self, path: &str, method: &'static str, route: actix_web::Route) {
+    fn add(&mut self, path: &str, methods: &[&'static str], route: actix_web::Route) {
         self.cfg.route(path, route);
         match self.paths.iter_mut().find(|(p, _)| p == path) {
-            Some((_, m)) => m.push(method),
-            None => self.paths.push((path.to_string(), vec![method])),
+            Some((_, m)) => m.extend_from_slice(methods),
+            None => self.paths.push((path.to_string(), methods.to_vec())),
         }
     }
 
@@ -69,7 +74,17 @@ impl<'a> Routes<'a> {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.add(path, "GET", web::get().to(handler));
+        self.add(path, &["GET", "HEAD"], web::get().to(handler));
+    }
+
+    /// `GET path` → `handler`, without `HEAD`: for a `GET` that may write (a `HEAD` must not).
+    pub fn get_without_head<F, Args>(&mut self, path: &str, handler: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(path, &["GET"], web::get().to(handler));
     }
 
     /// `POST path` → `handler`.
@@ -79,7 +94,7 @@ impl<'a> Routes<'a> {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.add(path, "POST", web::post().to(handler));
+        self.add(path, &["POST"], web::post().to(handler));
     }
 
     /// Installs the answer for everything no route took: 405 with `Allow` for a known path,
@@ -112,9 +127,10 @@ async fn unrouted(req: HttpRequest, table: web::Data<MethodTable>) -> HttpRespon
     }
 }
 
-/// Middleware: a `HEAD` request is routed as `GET`. The HTTP/1 codec remembers that the
-/// request was a `HEAD` and sends the headers of the answer (with its `Content-Length`)
-/// without its body.
+/// Middleware: a `HEAD` of an API path whose route table allows it is routed as `GET`. The
+/// HTTP/1 codec remembers that the request was a `HEAD` and sends the headers of the answer
+/// (with its `Content-Length`) without its body. Any other `HEAD` goes on as it is, to the 405
+/// of its path (or the interface's own answer under `/ui`).
 ///
 /// # Errors
 /// Whatever the inner service returns.
@@ -122,7 +138,11 @@ pub async fn head_as_get(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if req.method() == Method::HEAD {
+    if req.method() == Method::HEAD
+        && req
+            .app_data::<web::Data<MethodTable>>()
+            .is_some_and(|t| t.head_allowed(req.path()))
+    {
         req.head_mut().method = Method::GET;
     }
     next.call(req).await

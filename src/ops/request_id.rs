@@ -47,7 +47,11 @@ pub async fn middleware(
         .unwrap_or_else(new_id);
     let span = tracing::info_span!("request", request_id = %id);
     let method = req.method().to_string();
-    let path = req.path().to_string();
+    // At most 200 bytes of the path: a client cannot fill the log with one request.
+    let path = match req.path().char_indices().nth(200) {
+        Some((end, _)) => format!("{}…", &req.path()[..end]),
+        None => req.path().to_string(),
+    };
     let peer = req
         .peer_addr()
         .map(|a| a.ip().to_string())

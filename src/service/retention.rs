@@ -359,6 +359,7 @@ pub fn discard(
             "reason must say why and how the retained sample was discarded (1 to 2000 characters)",
         ));
     }
+    crate::service::text_input::paragraph("reason", reason, 2000)?;
     let done: i64 = with_tx!(tx, |c| retained_discards::table
         .filter(retained_discards::sample_id.eq(sample.id))
         .count()

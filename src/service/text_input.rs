@@ -11,6 +11,12 @@ fn is_direction_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
 }
 
+/// The Unicode line and paragraph separators (U+2028, U+2029: line breaks to many viewers) and
+/// the zero-width no-break space / byte-order mark (U+FEFF: invisible).
+fn is_invisible_break(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}')
+}
+
 fn check(field: &str, v: &str, max: usize, allowed: &[char]) -> Result<(), AppError> {
     if v.chars().count() > max {
         return Err(AppError::invalid(
@@ -19,7 +25,11 @@ fn check(field: &str, v: &str, max: usize, allowed: &[char]) -> Result<(), AppEr
         ));
     }
     if v.chars()
-        .any(|c| (c.is_control() && !allowed.contains(&c)) || is_direction_control(c))
+        .any(|c| {
+            (c.is_control() && !allowed.contains(&c))
+                || is_direction_control(c)
+                || is_invisible_break(c)
+        })
     {
         return Err(AppError::invalid(
             "invalid_value",
@@ -57,6 +67,10 @@ mod tests {
         assert!(single_line("name", "tech\u{202E}gnaw", 20).is_err());
         assert!(single_line("name", "a\u{200F}", 10).is_err());
         assert!(single_line("name", "a\nb", 10).is_err());
+        assert!(single_line("name", "N8\u{2028}x", 10).is_err());
+        assert!(single_line("name", "\u{FEFF}SP", 10).is_err());
+        assert!(paragraph("reason", "a\u{2029}b", 10).is_err());
+        assert!(paragraph("reason", "a\r\nb\tc", 10).is_ok());
         // 11 characters (not bytes) is over 10.
         assert!(single_line("name", "一二三四五六七八九十一", 10).is_err());
         assert!(single_line("name", "一二三四五六七八九十", 10).is_ok());

@@ -203,9 +203,19 @@ pub fn sample_view(
         });
     }
     let state = state_of(&s)?;
+    // Once the appeal window has ended the sample is closed in effect (domain::effective), even
+    // before the closing job records it: a retest can no longer be requested.
+    let lapsed = crate::domain::effective::StoredFinality {
+        state,
+        appeal_closes_at: s.appeal_closes_at,
+        retest_requested_at: s.retest_requested_at,
+        closed_at: s.closed_at,
+    }
+    .appeal_lapsed(now_ms);
     let actions = legal_actions(state)
         .into_iter()
         .filter(|a| allowed_actors(*a).contains(&Actor::User(user.role)))
+        .filter(|a| !(lapsed && *a == crate::domain::lifecycle::Action::RequestRetest))
         .map(|a| a.as_code().to_string())
         .collect();
     let sets = frozen_sets(&s)?;

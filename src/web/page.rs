@@ -359,7 +359,8 @@ pub fn safe_back(v: Option<&str>) -> String {
         // non-ASCII text cannot go into a Location header; such a value is ignored.
         Some(p)
             if p.starts_with("/ui")
-                && !p.starts_with("//")
+                && !p.contains("//")
+                && !p.split(['/', '?', '#']).any(|seg| seg == ".." || seg == ".")
                 && !p.contains('\\')
                 && p.bytes().all(|b| b.is_ascii_graphic()) =>
         {
@@ -426,6 +427,9 @@ mod tests {
         assert_eq!(safe_back(Some("//evil.example/ui")), "/ui/");
         assert_eq!(safe_back(Some("/ui/lab")), "/ui/lab");
         assert_eq!(safe_back(Some("/ui/lab?x=%0d%0a")), "/ui/lab?x=%0d%0a");
+        // Not normalised paths: a browser would resolve them elsewhere.
+        assert_eq!(safe_back(Some("/ui/../..//evil.example")), "/ui/");
+        assert_eq!(safe_back(Some("/ui/./lab")), "/ui/");
         // A raw CR/LF, tab, NUL, DEL, space or non-ASCII character cannot go into Location.
         for bad in ["/ui/\r\nSet-Cookie:x=1", "/ui/\tx", "/ui/\0", "/ui/\x7f", "/ui/a b", "/ui/样品"] {
             assert_eq!(safe_back(Some(bad)), "/ui/", "{bad:?}");

@@ -367,6 +367,19 @@ fn deadlines_and_appeal_window(backend: Backend) {
         msg.contains(&last_day.to_string()),
         "{msg} should name {last_day}"
     );
+    // With the window's end stored in the past too, the sample view no longer offers the
+    // retest (the sample is closed in effect, before the closing job records it).
+    app.execute_sql(&format!(
+        "UPDATE samples SET appeal_closes_at = {} WHERE id = {id}",
+        (Utc::now() - chrono::Duration::days(4)).timestamp_millis()
+    ));
+    let seen = app.sample(id, REGULATOR);
+    assert_eq!(seen["state"], "initial_released");
+    assert!(
+        !seen["actions"].as_array().unwrap().contains(&json!("request_retest")),
+        "{}",
+        seen["actions"]
+    );
     // The regulator does not close samples; the reviewer does, once the window has passed.
     app.act(id, "close", REGULATOR, Value::Null)
         .expect_error(403, "forbidden");
