@@ -315,7 +315,11 @@ fn registered_routes() -> Vec<(String, String)> {
         );
     }
     let mut out = Vec::new();
-    for (call, method) in [("get", "get"), ("get_without_head", "get"), ("post", "post")] {
+    for (call, method) in [
+        ("get", "get"),
+        ("get_without_head", "get"),
+        ("post", "post"),
+    ] {
         for chunk in squashed.split(&format!("r.{call}(\"")).skip(1) {
             let (literal, _) = chunk.split_once('"').expect("route literal");
             let literal = literal.strip_prefix("/api/v1").unwrap_or(literal);

@@ -178,8 +178,16 @@ fn retention(backend: Backend) {
     assert_eq!(discard(&a, a_version - 1, "x").0, 409);
     assert_eq!(discard(&a, a_version, "  ").0, 422);
     // The reason goes into the audit trail: no control or text-direction characters.
-    let (s, v) = discard(&a, a_version, "done\u{0}\u{1b}[31m \u{202E}forged\r\nINFO x");
-    assert_eq!((s, v["error"].as_str()), (422, Some("invalid_value")), "{v}");
+    let (s, v) = discard(
+        &a,
+        a_version,
+        "done\u{0}\u{1b}[31m \u{202E}forged\r\nINFO x",
+    );
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (422, Some("invalid_value")),
+        "{v}"
+    );
     let (s, v) = discard(
         &a,
         a_version,

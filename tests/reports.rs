@@ -715,7 +715,9 @@ fn demo_county_agrees(db: Db) {
 fn effective_state_sql_agrees_with_rust(db: Db) {
     use coallab::domain::effective::StoredFinality;
     use coallab::domain::lifecycle::SampleState;
-    use coallab::service::reports_sql::{effective_closed_at, effective_state, load_rows, Bind, NOW_CTE};
+    use coallab::service::reports_sql::{
+        effective_closed_at, effective_state, load_rows, Bind, NOW_CTE,
+    };
     use diesel::sql_types::{BigInt, Nullable, Text};
 
     #[derive(QueryableByName)]
@@ -730,8 +732,17 @@ fn effective_state_sql_agrees_with_rust(db: Db) {
     let lit = |v: Option<i64>| v.map_or("NULL".to_string(), |v| v.to_string());
     let mut checked = 0;
     for code in [
-        "registered", "received", "initial_testing", "initial_review", "initial_released",
-        "retest_testing", "retest_review", "retest_released", "closed", "rejected", "cancelled",
+        "registered",
+        "received",
+        "initial_testing",
+        "initial_review",
+        "initial_released",
+        "retest_testing",
+        "retest_review",
+        "retest_released",
+        "closed",
+        "rejected",
+        "cancelled",
     ] {
         for appeal_closes_at in instants {
             for retest_requested_at in [None, Some(now - 5)] {
@@ -937,8 +948,15 @@ fn http_roles_formats_and_errors() {
         None,
     );
     assert_eq!(s, 404);
-    assert!(body.len() < 300 && body.contains(&format!("{}…", "X".repeat(64))), "{body}");
-    let (s, _, body) = get(&format!("{api}/reports/status?report_no=NO-SUCH-R9"), "demo-auditor", None);
+    assert!(
+        body.len() < 300 && body.contains(&format!("{}…", "X".repeat(64))),
+        "{body}"
+    );
+    let (s, _, body) = get(
+        &format!("{api}/reports/status?report_no=NO-SUCH-R9"),
+        "demo-auditor",
+        None,
+    );
     assert_eq!(s, 404);
     assert!(body.contains("report 'NO-SUCH-R9' not found"), "{body}");
     // The scheme name of the Authorization header is case-insensitive (RFC 9110 §11.1).

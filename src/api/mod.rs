@@ -88,10 +88,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     r.get("/api/v1/samples", samples::list);
     r.post("/api/v1/samples", samples::register);
     r.get("/api/v1/samples/{key}", samples::get);
-    r.post("/api/v1/samples/{key}/determinations", samples::enter_determination);
-    r.post("/api/v1/samples/{key}/result-received", samples::result_received);
+    r.post(
+        "/api/v1/samples/{key}/determinations",
+        samples::enter_determination,
+    );
+    r.post(
+        "/api/v1/samples/{key}/result-received",
+        samples::result_received,
+    );
     r.post("/api/v1/samples/{key}/amendments", amendments::propose);
-    r.post("/api/v1/samples/{key}/amendments/release", amendments::release);
+    r.post(
+        "/api/v1/samples/{key}/amendments/release",
+        amendments::release,
+    );
     r.get("/api/v1/samples/{key}/revisions", amendments::list);
     r.post("/api/v1/samples/{key}/discard-retained", retention::discard);
     r.get("/api/v1/retained-samples/due", retention::due);
@@ -106,4 +115,3 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     r.get("/api/v1/audit/verify", audit::verify);
     r.finish();
 }
-

@@ -107,9 +107,7 @@ impl<'a> Routes<'a> {
                 .map(|(p, m)| (ResourceDef::new(p), m))
                 .collect(),
         });
-        self.cfg
-            .app_data(table)
-            .default_service(web::to(unrouted));
+        self.cfg.app_data(table).default_service(web::to(unrouted));
     }
 }
 

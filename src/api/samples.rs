@@ -28,7 +28,10 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
                 .map_err(|_| AppError::bad_request("bad_header", "Idempotency-Key must be ASCII"))?
                 .trim()
                 .to_string();
-            if k.is_empty() || k.len() > 200 || !k.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+            if k.is_empty()
+                || k.len() > 200
+                || !k.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+            {
                 return Err(AppError::bad_request(
                     "bad_header",
                     "Idempotency-Key must have 1 to 200 visible ASCII characters",

@@ -115,7 +115,10 @@ mod tests {
             state: SampleState::RetestTesting,
             ..open
         };
-        assert_eq!(open.effective_state(CLOSES + 10), SampleState::RetestTesting);
+        assert_eq!(
+            open.effective_state(CLOSES + 10),
+            SampleState::RetestTesting
+        );
         assert_eq!(open.final_at(CLOSES + 10), None);
     }
 

@@ -119,8 +119,15 @@ pub fn sample_status(
         }
     };
     if key.is_empty() {
-        let field = if sample_code.is_some() { "sample_code" } else { "report_no" };
-        return Err(AppError::invalid("missing_value", format!("{field} must not be empty")));
+        let field = if sample_code.is_some() {
+            "sample_code"
+        } else {
+            "report_no"
+        };
+        return Err(AppError::invalid(
+            "missing_value",
+            format!("{field} must not be empty"),
+        ));
     }
     // The key is echoed back shortened: a code or report number is far shorter than 64.
     let shown: String = match key.char_indices().nth(64) {
@@ -175,8 +182,10 @@ pub fn sample_status(
             ),
         ))
         .load(c))?;
-    let Some(((lab_id, _, _, state, final_verdict, appeal_closes_at, retest_requested_at, closed_at), ..)) =
-        rows.first()
+    let Some((
+        (lab_id, _, _, state, final_verdict, appeal_closes_at, retest_requested_at, closed_at),
+        ..,
+    )) = rows.first()
     else {
         return Err(not_found());
     };
@@ -193,10 +202,7 @@ pub fn sample_status(
     if other_lab || (outsider && !released) {
         return Err(not_found());
     }
-    let withdrawn = matches!(
-        stored.state,
-        SampleState::Rejected | SampleState::Cancelled
-    );
+    let withdrawn = matches!(stored.state, SampleState::Rejected | SampleState::Cancelled);
     let stages: Vec<StageStatus> = rows
         .iter_mut()
         .filter_map(|(_, _, g)| {

@@ -24,13 +24,11 @@ fn check(field: &str, v: &str, max: usize, allowed: &[char]) -> Result<(), AppEr
             format!("{field} is longer than {max} characters"),
         ));
     }
-    if v.chars()
-        .any(|c| {
-            (c.is_control() && !allowed.contains(&c))
-                || is_direction_control(c)
-                || is_invisible_break(c)
-        })
-    {
+    if v.chars().any(|c| {
+        (c.is_control() && !allowed.contains(&c))
+            || is_direction_control(c)
+            || is_invisible_break(c)
+    }) {
         return Err(AppError::invalid(
             "invalid_value",
             format!("{field} contains control or text-direction characters"),

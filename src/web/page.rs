@@ -360,7 +360,9 @@ pub fn safe_back(v: Option<&str>) -> String {
         Some(p)
             if p.starts_with("/ui")
                 && !p.contains("//")
-                && !p.split(['/', '?', '#']).any(|seg| seg == ".." || seg == ".")
+                && !p
+                    .split(['/', '?', '#'])
+                    .any(|seg| seg == ".." || seg == ".")
                 && !p.contains('\\')
                 && p.bytes().all(|b| b.is_ascii_graphic()) =>
         {
@@ -431,7 +433,14 @@ mod tests {
         assert_eq!(safe_back(Some("/ui/../..//evil.example")), "/ui/");
         assert_eq!(safe_back(Some("/ui/./lab")), "/ui/");
         // A raw CR/LF, tab, NUL, DEL, space or non-ASCII character cannot go into Location.
-        for bad in ["/ui/\r\nSet-Cookie:x=1", "/ui/\tx", "/ui/\0", "/ui/\x7f", "/ui/a b", "/ui/样品"] {
+        for bad in [
+            "/ui/\r\nSet-Cookie:x=1",
+            "/ui/\tx",
+            "/ui/\0",
+            "/ui/\x7f",
+            "/ui/a b",
+            "/ui/样品",
+        ] {
             assert_eq!(safe_back(Some(bad)), "/ui/", "{bad:?}");
         }
         assert_eq!(encode_query("/ui/lab?a=1&b"), "/ui/lab%3Fa%3D1%26b");

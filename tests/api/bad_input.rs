@@ -301,7 +301,11 @@ fn suspicious_values_are_refused(backend: Backend) {
         .expect_error(422, "invalid_value");
     // A right-to-left override in a supplier's name, town or licence number would make it
     // display as another in reports and CSV files.
-    for (field, v) in [("name", "x\u{202E}y"), ("town", "t\u{2066}"), ("licence_no", "L-\u{200F}9")] {
+    for (field, v) in [
+        ("name", "x\u{202E}y"),
+        ("town", "t\u{2066}"),
+        ("licence_no", "L-\u{200F}9"),
+    ] {
         let mut sp = json!({"code": "SP-91", "name": "n", "kind": "sale_point", "town": "t",
             "licence_no": "L-91", "jurisdiction_code": "cn-he-handan-demo"});
         sp[field] = json!(v);

@@ -67,9 +67,17 @@ fn health_and_openapi(backend: Backend) {
     // §15.5.6), for a fixed path and for a path with a parameter.
     let client = reqwest::blocking::Client::new();
     for (method, path, allow) in [
-        (reqwest::Method::DELETE, "/api/v1/samples", "GET, HEAD, POST"),
+        (
+            reqwest::Method::DELETE,
+            "/api/v1/samples",
+            "GET, HEAD, POST",
+        ),
         (reqwest::Method::PUT, "/api/v1/suppliers/SP-01", "GET, HEAD"),
-        (reqwest::Method::GET, "/api/v1/samples/1/determinations", "POST"),
+        (
+            reqwest::Method::GET,
+            "/api/v1/samples/1/determinations",
+            "POST",
+        ),
         (reqwest::Method::PATCH, "/health", "GET, HEAD"),
     ] {
         let r = client
@@ -94,12 +102,18 @@ fn health_and_openapi(backend: Backend) {
         .send()
         .unwrap();
     assert_eq!((head.status().as_u16(), get.status().as_u16()), (200, 200));
-    assert_eq!(head.headers()["content-length"], get.headers()["content-length"]);
+    assert_eq!(
+        head.headers()["content-length"],
+        get.headers()["content-length"]
+    );
     assert!(head.bytes().unwrap().is_empty());
     // A test report's first view issues its verification code (an audit event): HEAD there
     // is refused, not answered as a GET that writes.
     let head = client
-        .head(format!("{}/api/v1/reports/documents/NO-SUCH-I1", app.address))
+        .head(format!(
+            "{}/api/v1/reports/documents/NO-SUCH-I1",
+            app.address
+        ))
         .bearer_auth(REGULATOR)
         .send()
         .unwrap();
@@ -115,7 +129,11 @@ fn routes_in_source() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for line in src.lines() {
         let line = line.trim();
-        for (call, method) in [("get", "get"), ("get_without_head", "get"), ("post", "post")] {
+        for (call, method) in [
+            ("get", "get"),
+            ("get_without_head", "get"),
+            ("post", "post"),
+        ] {
             if let Some(rest) = line.strip_prefix(&format!("r.{call}(\"")) {
                 let path = rest.split('"').next().expect("route path");
                 out.push((method.to_string(), path.to_string()));

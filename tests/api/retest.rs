@@ -141,7 +141,11 @@ fn failing_verdict_and_retest(backend: Backend) {
     .expect_error(422, "seal_mismatch");
     // The condition is free text checked like a reason: no control or text-direction
     // characters, at most 500 characters. Nothing changes.
-    for bad in ["\u{0}\u{1b}[2J".to_string(), "intact\u{202E}".to_string(), "x".repeat(501)] {
+    for bad in [
+        "\u{0}\u{1b}[2J".to_string(),
+        "intact\u{202E}".to_string(),
+        "x".repeat(501),
+    ] {
         app.act(
             id,
             "request_retest",
@@ -376,7 +380,10 @@ fn deadlines_and_appeal_window(backend: Backend) {
     let seen = app.sample(id, REGULATOR);
     assert_eq!(seen["state"], "initial_released");
     assert!(
-        !seen["actions"].as_array().unwrap().contains(&json!("request_retest")),
+        !seen["actions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("request_retest")),
         "{}",
         seen["actions"]
     );
