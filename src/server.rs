@@ -14,6 +14,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
+use crate::api::token_cache::TokenCache;
 use crate::api::worker_reads::WorkerReads;
 use crate::api::{configure, AppState};
 use crate::db::Db;
@@ -39,7 +40,10 @@ pub fn start_with(
     workers: usize,
     limits: &ServeLimits,
 ) -> std::io::Result<Server> {
-    let state = web::Data::new(AppState { db });
+    let state = web::Data::new(AppState {
+        db,
+        tokens: TokenCache::new(limits.token_cache()),
+    });
     let limiter = web::Data::new(RateLimiter::new(limits.rate_limits()));
     let max_body = limits.max_body_bytes();
     let server = HttpServer::new(move || {

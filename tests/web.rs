@@ -526,6 +526,21 @@ fn token_status(server: &TestServer, token: &str) -> u16 {
         .as_u16()
 }
 
+/// Status of the status lookup of a sample that does not exist, with a bearer token (401 for a
+/// revoked token; else whatever the role may see).
+fn lookup_status(server: &TestServer, token: &str) -> u16 {
+    client()
+        .get(format!(
+            "{}/api/v1/reports/status?sample_code=NONE",
+            server.address
+        ))
+        .bearer_auth(token)
+        .send()
+        .expect("GET /api/v1/reports/status")
+        .status()
+        .as_u16()
+}
+
 /// How many audit events of `action` by the admin the trail page lists for `entity` (e.g.
 /// `user tech-zhou`).
 fn audited(admin: &Browser, action: &str, entity: &str) -> usize {
@@ -695,8 +710,10 @@ fn admin_forms(backend: Backend) {
         401
     );
 
-    // --- Revoking API tokens: tech-li's demo token stops working.
+    // --- Revoking API tokens: tech-li's demo token stops working, on the status lookup too
+    // (whose token memory, 10 s here, is emptied by the revocation).
     assert_eq!(token_status(&server, "demo-technician-2"), 200);
+    assert_ne!(lookup_status(&server, "demo-technician-2"), 401);
     let as_tech = [("csrf_token", tech_csrf.as_str()), ("username", "tech-li")];
     assert_eq!(
         tech.post("/ui/admin/users/revoke-tokens", &as_tech).status,
@@ -715,6 +732,7 @@ fn admin_forms(backend: Backend) {
     assert_eq!(revoked.status, 303, "{}", revoked.body);
     assert!(admin.get("/ui/admin/users").body.contains("tech-li: 1"));
     assert_eq!(token_status(&server, "demo-technician-2"), 401);
+    assert_eq!(lookup_status(&server, "demo-technician-2"), 401);
     assert_eq!(audited(&admin, "user.revoke_tokens", "user tech-li"), 1);
 
     // --- Disabling: not by a technician, not the admin themself; then tech-zhou is out.

@@ -2,13 +2,15 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Instant;
 
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 
 use crate::api::access::{require, Endpoint};
+use crate::api::token_cache::TokenCache;
 use crate::api::{blocking, AppState};
 use crate::error::AppError;
-use crate::service::auth::{authenticate, CurrentUser};
+use crate::service::auth::{authenticate, authenticate_digest, token_digest, CurrentUser};
 
 /// The authenticated user of a request: `Authorization: Bearer <token>`, or else the browser
 /// session cookie (state-changing requests then need `X-CSRF-Token`); 401 without either.
@@ -86,6 +88,30 @@ impl LazyAuth {
             LazyAuth::Token(t) => authenticate(tx, &t, chrono::Utc::now().timestamp_millis()),
             LazyAuth::User(u) => Ok(u),
         }
+    }
+
+    /// The authenticated user, trusting a bearer token that this server checked within the
+    /// cache's time ([`TokenCache`]; the status lookup only).
+    ///
+    /// # Errors
+    /// [`AppError::Unauthorized`] as [`authenticate`] (a failed check is never remembered).
+    pub fn user_cached(
+        self,
+        tx: &mut crate::db::Tx<'_>,
+        cache: &TokenCache,
+    ) -> Result<CurrentUser, AppError> {
+        let token = match self {
+            LazyAuth::Token(t) => t,
+            LazyAuth::User(u) => return Ok(u),
+        };
+        let digest = token_digest(&token);
+        let (now, now_ms) = (Instant::now(), chrono::Utc::now().timestamp_millis());
+        if let Some(user) = cache.get(&digest, now, now_ms) {
+            return Ok(user);
+        }
+        let (user, token_expires_at) = authenticate_digest(tx, &digest, now_ms)?;
+        cache.put(digest, user.clone(), token_expires_at, now);
+        Ok(user)
     }
 }
 

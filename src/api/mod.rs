@@ -14,6 +14,7 @@ pub mod sample_tx;
 pub mod samples;
 pub mod session;
 pub mod stats;
+pub mod token_cache;
 pub mod worker_reads;
 
 use actix_web::{web, HttpRequest};
@@ -21,12 +22,13 @@ use actix_web::{web, HttpRequest};
 use crate::db::Db;
 use crate::error::AppError;
 
-/// Shared state of every worker: the database pool, nothing else (the server keeps no state
-/// another instance would need).
-#[derive(Clone)]
+/// Shared state of every worker: the database pool and a one-second memory of checked API
+/// tokens for the status lookup; the server keeps no state another instance would need.
 pub struct AppState {
     /// The database.
     pub db: Db,
+    /// API tokens the status lookup checked in the last second or so ([`token_cache`]).
+    pub tokens: token_cache::TokenCache,
 }
 
 /// Runs blocking database work off the async executor.

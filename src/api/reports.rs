@@ -87,9 +87,10 @@ pub async fn status(
 ) -> Result<HttpResponse, AppError> {
     let format = wants_csv(&req, q.format.as_deref());
     let q = q.into_inner();
+    let cache = state.clone();
     let (s, csv) = reads
         .read(&state, move |tx| {
-            let user = auth.user(tx)?;
+            let user = auth.user_cached(tx, &cache.tokens)?;
             require(&user, Endpoint::RegulatorReports)?;
             let csv = format?;
             let s = svc::sample_status(

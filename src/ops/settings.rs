@@ -35,6 +35,12 @@ pub struct ServeLimits {
     /// Take the client IP from X-Forwarded-For (only behind a proxy that overwrites it).
     #[arg(long, env = "COALLAB_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// Milliseconds the status lookup trusts an API token it has just checked, without reading
+    /// it again (0 = read it on every lookup; at most 10 000). A token revoked or a user
+    /// disabled on another server or by the CLI reaches this server's status lookup within
+    /// this time (docs/api.md "Authentication").
+    #[arg(long, env = "COALLAB_TOKEN_CACHE_MS", default_value_t = 1000)]
+    pub token_cache_ms: u64,
 }
 
 impl Default for ServeLimits {
@@ -47,6 +53,7 @@ impl Default for ServeLimits {
             rate_login_per_minute: 30,
             rate_writes_per_minute: 60_000,
             trust_forwarded_for: false,
+            token_cache_ms: 1000,
         }
     }
 }
@@ -64,6 +71,11 @@ impl ServeLimits {
     /// Client request timeout.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// How long the status lookup trusts a checked token ([`crate::api::token_cache`]).
+    pub fn token_cache(&self) -> Duration {
+        Duration::from_millis(self.token_cache_ms)
     }
 
     /// Largest raw body in bytes.
@@ -143,6 +155,12 @@ pub fn validate_serve(
     if !(1..=1000).contains(&pool_size) {
         problems.push(format!(
             "--pool-size / COALLAB_POOL_SIZE {pool_size} must be between 1 and 1000"
+        ));
+    }
+    if limits.token_cache_ms > 10_000 {
+        problems.push(format!(
+            "--token-cache-ms / COALLAB_TOKEN_CACHE_MS {} must be at most 10000",
+            limits.token_cache_ms
         ));
     }
     if let Some(w) = workers {
@@ -248,5 +266,16 @@ mod tests {
             database_url: None,
         };
         assert!(validate_serve("127.0.0.1:0", 4, None, &storage, &ServeLimits::default()).is_ok());
+        // The token memory of the status lookup: 10 s at most (the revocation delay it allows).
+        let mut limits = ServeLimits {
+            token_cache_ms: 10_000,
+            ..ServeLimits::default()
+        };
+        assert!(validate_serve("127.0.0.1:0", 4, None, &storage, &limits).is_ok());
+        limits.token_cache_ms = 10_001;
+        let err = validate_serve("127.0.0.1:0", 4, None, &storage, &limits)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--token-cache-ms"), "{err}");
     }
 }

@@ -34,11 +34,23 @@ pub fn token_digest(token: &str) -> String {
 /// # Errors
 /// [`AppError::Unauthorized`] for an unknown, expired or revoked token or a disabled user.
 pub fn authenticate(tx: &mut Tx<'_>, token: &str, now_ms: i64) -> Result<CurrentUser, AppError> {
-    let digest = token_digest(token);
+    Ok(authenticate_digest(tx, &token_digest(token), now_ms)?.0)
+}
+
+/// Like [`authenticate`], from the token's SHA-256 hex digest ([`token_digest`]); also returns
+/// the token's expiry (ms since the epoch, UTC).
+///
+/// # Errors
+/// As [`authenticate`].
+pub fn authenticate_digest(
+    tx: &mut Tx<'_>,
+    digest: &str,
+    now_ms: i64,
+) -> Result<(CurrentUser, i64), AppError> {
     let row: Option<(i64, String, String, Option<i64>, bool, i64, bool)> =
         with_tx!(tx, |c| api_tokens::table
             .inner_join(users::table)
-            .filter(api_tokens::token_sha256.eq(&digest))
+            .filter(api_tokens::token_sha256.eq(digest))
             .select((
                 users::id,
                 users::username,
@@ -62,12 +74,15 @@ pub fn authenticate(tx: &mut Tx<'_>, token: &str, now_ms: i64) -> Result<Current
         return Err(AppError::Unauthorized("the user is disabled".into()));
     }
     let role = Role::from_code(&role).map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(CurrentUser {
-        id,
-        username,
-        role,
-        lab_id,
-    })
+    Ok((
+        CurrentUser {
+            id,
+            username,
+            role,
+            lab_id,
+        },
+        expires_at,
+    ))
 }
 
 /// Creates a user; returns its id.

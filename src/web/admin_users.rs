@@ -220,6 +220,8 @@ pub async fn disable(
         db.transaction(|tx| users_admin::disable_user(tx, &actor, &name, now_ms()))
     })
     .await;
+    // After the commit: the status lookup must not trust a remembered token of this user.
+    state.tokens.clear();
     match out {
         Ok(()) => Ok(see_other(
             "/ui/admin/users",
@@ -252,6 +254,8 @@ pub async fn revoke_tokens(
         })
     })
     .await;
+    // After the commit: the status lookup must not trust a remembered token of this user.
+    state.tokens.clear();
     match out {
         Ok(n) => Ok(see_other(
             "/ui/admin/users",

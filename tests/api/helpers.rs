@@ -7,6 +7,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use coallab::db::Db;
+use coallab::ops::settings::ServeLimits;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use serde_json::Value;
@@ -168,6 +169,11 @@ fn create_pg_database() -> Option<(String, PgGuard)> {
 /// Starts the real server on a fresh, migrated, seeded database. `None` only when the
 /// PostgreSQL backend is asked for and PostgreSQL is not reachable outside CI.
 pub fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, ServeLimits::default())
+}
+
+/// Like [`spawn_app`], with these limits (`coallab serve`'s flags).
+pub fn spawn_app_with(backend: Backend, limits: ServeLimits) -> Option<TestApp> {
     let (db, guard) = match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
@@ -190,7 +196,8 @@ pub fn spawn_app(backend: Backend) -> Option<TestApp> {
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             // The server must be built inside the actix System it runs on.
-            let server = coallab::server::start(server_db, listener, 2).expect("server start");
+            let server =
+                coallab::server::start_with(server_db, listener, 2, &limits).expect("server start");
             tx.send(server.handle()).expect("send handle");
             let _ = server.await;
         })

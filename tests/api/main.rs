@@ -15,4 +15,5 @@ mod health;
 mod imports;
 mod lists;
 mod retest;
+mod token_cache;
 mod workflow;

@@ -336,7 +336,14 @@ pub fn spawn(backend: Backend) -> Option<TestServer> {
     let db = tdb.db.clone();
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let server = coallab::server::start(db, listener, 2).expect("server start");
+            // The status lookup's token memory at its longest (10 s, src/api/token_cache.rs), so
+            // that a revocation or a disabling the server does not forget shows in these tests.
+            let limits = coallab::ops::settings::ServeLimits {
+                token_cache_ms: 10_000,
+                ..Default::default()
+            };
+            let server =
+                coallab::server::start_with(db, listener, 2, &limits).expect("server start");
             tx.send(server.handle()).expect("send handle");
             let _ = server.await;
         })
