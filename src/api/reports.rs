@@ -75,9 +75,10 @@ struct StatusCsvRow<'a> {
 /// `GET /api/v1/reports/status?sample_code=…` or `?report_no=…`: where a sample stands.
 ///
 /// A regulator's hot path: the bearer token is checked in the same database call as the lookup
-/// ([`LazyAuth`]), which on SQLite runs on the HTTP worker's own thread ([`WorkerReads`],
-/// docs/performance.md), with the errors in the usual order (401, 403, then a bad `format`,
-/// then 404).
+/// ([`LazyAuth`]), or not read at all when this server checked it within `--token-cache-ms`
+/// ([`crate::api::token_cache`]); on SQLite the call runs on the HTTP worker's own thread
+/// ([`WorkerReads`], docs/performance.md). The errors come in the usual order (401, 403, then
+/// a bad `format`, then 404).
 pub async fn status(
     state: web::Data<AppState>,
     reads: web::Data<WorkerReads>,

@@ -388,12 +388,15 @@ pub fn import_with_progress(
                 if let Some((first, _)) = t
                     .rows
                     .iter()
-                    .find(|(l, o)| l < line && o["code"] == r["code"])
+                    .find(|(l, o)| l < line && o["code"].eq_ignore_ascii_case(&r["code"]))
                 {
                     errors.push(RowError {
                         row: *line,
                         column: "code".into(),
-                        message: format!("supplier '{}' is already on row {first}", r["code"]),
+                        message: format!(
+                            "supplier '{}' is already on row {first} (codes are compared in any letter case)",
+                            r["code"]
+                        ),
                     });
                 }
                 if let Err(e) = reference::check_supplier_kind(&r["kind"]) {
@@ -455,6 +458,13 @@ pub fn import_with_progress(
                             changed += 1;
                         }
                         None => {
+                            reference::check_code_free(tx, &r["code"]).map_err(|e| {
+                                refuse(vec![RowError {
+                                    row: *line,
+                                    column: "code".into(),
+                                    message: e.to_string(),
+                                }])
+                            })?;
                             with_tx!(tx, |c| diesel::insert_into(suppliers::table)
                                 .values((
                                     suppliers::code.eq(&r["code"]),

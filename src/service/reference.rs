@@ -388,6 +388,33 @@ pub fn check_code(field: &str, code: &str) -> Result<(), AppError> {
     }
 }
 
+diesel::define_sql_function! {
+    /// SQL `lower(text)` (ASCII letters on both backends, which is all a code may hold).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Checks that no other supplier has `code` in another letter case (`sp-02` beside `SP-02`):
+/// a regulator reading or typing a code cannot tell them apart. Served by the index
+/// `suppliers_code_lower` (migration 000071).
+///
+/// # Errors
+/// 409 `already_exists` naming the existing code; database errors.
+pub fn check_code_free(tx: &mut Tx<'_>, code: &str) -> Result<(), AppError> {
+    let other: Option<String> = with_tx!(tx, |c| suppliers::table
+        .filter(lower(suppliers::code).eq(code.to_ascii_lowercase()))
+        .filter(suppliers::code.ne(code))
+        .select(suppliers::code)
+        .first(c)
+        .optional())?;
+    match other {
+        Some(existing) => Err(AppError::conflict(
+            "already_exists",
+            format!("supplier code '{code}' differs only in letter case from the existing supplier '{existing}'"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Checks the free-text fields of a supplier: name, town and licence number not empty, at most
 /// 200 characters, no control or text-direction characters (src/service/text_input.rs).
 ///

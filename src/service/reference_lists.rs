@@ -58,7 +58,7 @@ pub struct NewSupplier {
 ///
 /// # Errors
 /// [`AppError::Invalid`] for a bad kind, code, text or unknown jurisdiction; 409
-/// `already_exists` for a code or licence number in use.
+/// `already_exists` for a code (in any letter case) or licence number in use.
 pub fn create_supplier(
     tx: &mut Tx<'_>,
     user: &CurrentUser,
@@ -69,6 +69,7 @@ pub fn create_supplier(
     reference::check_code("code", body.code.trim())?;
     reference::check_supplier_text(&body.name, &body.town, &body.licence_no)?;
     reference::jurisdiction_chain(tx, &body.jurisdiction_code)?;
+    reference::check_code_free(tx, body.code.trim())?;
     with_tx!(tx, |c| diesel::insert_into(suppliers::table)
         .values((
             suppliers::code.eq(body.code.trim()),

@@ -95,8 +95,8 @@ const EXCLUDED_REQUESTS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Each index of migration `2026-11-30-000050_request_path_indexes` with a request it was made
-/// for: that request's plans must read it, on both backends. The plan check alone would not
+/// Each index of migration `2026-11-30-000050_request_path_indexes` and the later index
+/// migrations with a request it was made for: that request's plans must read it, on both backends. The plan check alone would not
 /// notice a dropped index whose request falls back on a poor one (a seal check through
 /// `lab_id`), so the purpose of each index is pinned here.
 const EXPECTED_INDEXES: &[(&str, &str)] = &[
@@ -129,6 +129,8 @@ const EXPECTED_INDEXES: &[(&str, &str)] = &[
         "stages_sample_cover",
         "GET /api/v1/reports/status?sample_code",
     ),
+    ("suppliers_code_lower", "POST /api/v1/suppliers"),
+    ("suppliers_code_lower", "POST /api/v1/import/suppliers"),
 ];
 
 static RECORDING: AtomicBool = AtomicBool::new(false);
