@@ -1,9 +1,9 @@
 //! Building and running the HTTP server.
 //!
 //! Every request passes, outermost first: the request id and access log
-//! ([`crate::ops::request_id`]), `HEAD` routed as `GET` ([`crate::api::routes::head_as_get`]),
-//! JSON bodies for errors answered outside the handlers
-//! ([`crate::ops::json_errors`]), then the per-client rate limits ([`crate::ops::rate_limit`]).
+//! ([`crate::ops::request_id`]), `HEAD` routed as `GET` and 405 for a method a known path does
+//! not accept ([`crate::api::routes::method_check`]), JSON bodies for errors answered outside
+//! the handlers ([`crate::ops::json_errors`]), then the per-client rate limits ([`crate::ops::rate_limit`]).
 //! actix-web stops on SIGTERM/SIGINT: it stops accepting, lets in-flight requests finish for up
 //! to `shutdown_timeout_secs`, and then the caller drops the pool (closing its connections).
 
@@ -55,7 +55,7 @@ pub fn start_with(
             .app_data(web::PayloadConfig::new(max_body))
             .wrap(from_fn(crate::ops::rate_limit::middleware))
             .wrap(from_fn(crate::ops::json_errors::middleware))
-            .wrap(from_fn(crate::api::routes::head_as_get))
+            .wrap(from_fn(crate::api::routes::method_check))
             .wrap(from_fn(crate::ops::request_id::middleware))
             .configure(crate::web::configure)
             .configure(configure)

@@ -2,10 +2,14 @@
 //! which methods each path accepts, so that a request for a known path with another method
 //! gets `405 method_not_allowed` with an `Allow` header (RFC 9110 §15.5.6) instead of 404, and
 //! a path nobody serves gets `404 not_found`. `HEAD` is answered as `GET` without a body
-//! (RFC 9110 §9.3.2; [`head_as_get`]), except on the one `GET` that may write (a test report's
+//! (RFC 9110 §9.3.2; [`method_check`]), except on the one `GET` that may write (a test report's
 //! first view issues its verification code, with an audit event): there `HEAD` gets 405.
+//!
+//! When several paths match a request, the one with the fewest `{…}` segments names the
+//! methods: `POST /api/v1/samples/{key}/revisions` gets 405 (`Allow: GET, HEAD`), though the
+//! pattern `/api/v1/samples/{key}/{action}` would take any POST.
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ResourceDef, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
@@ -15,21 +19,26 @@ use crate::error::AppError;
 
 /// The paths of the API with the methods each accepts (shared by every worker).
 pub struct MethodTable {
-    paths: Vec<(ResourceDef, Vec<&'static str>)>,
+    /// Each path pattern, its number of `{…}` segments, and its methods.
+    paths: Vec<(ResourceDef, usize, Vec<&'static str>)>,
 }
 
 impl MethodTable {
+    /// The methods of the most specific patterns matching `path` (fewest `{…}` segments).
     fn methods(&self, path: &str) -> Vec<&'static str> {
-        self.paths
+        let matching: Vec<_> = self
+            .paths
             .iter()
-            .filter(|(def, _)| def.is_match(path))
-            .flat_map(|(_, m)| m.iter().copied())
+            .filter(|(def, _, _)| def.is_match(path))
+            .collect();
+        let Some(fewest) = matching.iter().map(|(_, n, _)| *n).min() else {
+            return Vec::new();
+        };
+        matching
+            .into_iter()
+            .filter(|(_, n, _)| *n == fewest)
+            .flat_map(|(_, _, m)| m.iter().copied())
             .collect()
-    }
-
-    /// Whether a `HEAD` of `path` is answered (as its `GET`).
-    pub fn head_allowed(&self, path: &str) -> bool {
-        self.methods(path).contains(&"HEAD")
     }
 
     /// The methods accepted on `path`, as an `Allow` value; `None` when no route has this path.
@@ -104,7 +113,10 @@ impl<'a> Routes<'a> {
             paths: self
                 .paths
                 .into_iter()
-                .map(|(p, m)| (ResourceDef::new(p), m))
+                .map(|(p, m)| {
+                    let dynamic = p.matches('{').count();
+                    (ResourceDef::new(p), dynamic, m)
+                })
                 .collect(),
         });
         self.cfg.app_data(table).default_service(web::to(unrouted));
@@ -113,35 +125,52 @@ impl<'a> Routes<'a> {
 
 async fn unrouted(req: HttpRequest, table: web::Data<MethodTable>) -> HttpResponse {
     match table.allow(req.path()) {
-        Some(allow) => HttpResponse::MethodNotAllowed()
-            .insert_header((header::ALLOW, allow.clone()))
-            .json(serde_json::json!({
-                "error": "method_not_allowed",
-                "message": format!("{} is not served on this path; it accepts {allow}", req.method()),
-            })),
-        None => actix_web::ResponseError::error_response(&AppError::NotFound(
-            "no such endpoint".into(),
-        )),
+        Some(allow) => not_allowed(req.method(), &allow),
+        None => {
+            actix_web::ResponseError::error_response(&AppError::NotFound("no such endpoint".into()))
+        }
     }
 }
 
-/// Middleware: a `HEAD` of an API path whose route table allows it is routed as `GET`. The
-/// HTTP/1 codec remembers that the request was a `HEAD` and sends the headers of the answer
-/// (with its `Content-Length`) without its body. Any other `HEAD` goes on as it is, to the 405
-/// of its path (or the interface's own answer under `/ui`).
+/// `405 method_not_allowed` with `Allow: allow`.
+fn not_allowed(method: &Method, allow: &str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, allow.to_string()))
+        .json(serde_json::json!({
+            "error": "method_not_allowed",
+            "message": format!("{method} is not served on this path; it accepts {allow}"),
+        }))
+}
+
+/// Middleware, before routing:
+/// - a `HEAD` of an API path whose route table allows it is routed as `GET`. The HTTP/1 codec
+///   remembers that the request was a `HEAD` and sends the headers of the answer (with its
+///   `Content-Length`) without its body. Any other `HEAD` goes on as it is, to the 405 of its
+///   path (or the interface's own answer under `/ui`);
+/// - any other method but `GET` on a known API path that does not accept it gets 405 at once,
+///   so that a pattern route (`/samples/{key}/{action}`) does not take a request meant for a
+///   fixed path beside it. (`GET` needs no check: no pattern route takes a `GET` of another
+///   path, and the status lookup's `GET` stays free of it.)
 ///
 /// # Errors
 /// Whatever the inner service returns.
-pub async fn head_as_get(
+pub async fn method_check(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if req.method() == Method::HEAD
-        && req
-            .app_data::<web::Data<MethodTable>>()
-            .is_some_and(|t| t.head_allowed(req.path()))
-    {
-        req.head_mut().method = Method::GET;
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let method = req.method().clone();
+    if method != Method::GET {
+        if let Some(table) = req.app_data::<web::Data<MethodTable>>() {
+            let allowed = table.methods(req.path());
+            if method == Method::HEAD && allowed.contains(&"HEAD") {
+                req.head_mut().method = Method::GET;
+            } else if !allowed.is_empty() && !allowed.contains(&method.as_str()) {
+                let allow = table.allow(req.path()).unwrap_or_default();
+                return Ok(req
+                    .into_response(not_allowed(&method, &allow))
+                    .map_into_right_body());
+            }
+        }
     }
-    next.call(req).await
+    Ok(next.call(req).await?.map_into_left_body())
 }

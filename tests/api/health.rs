@@ -79,6 +79,14 @@ fn health_and_openapi(backend: Backend) {
             "POST",
         ),
         (reqwest::Method::PATCH, "/health", "GET, HEAD"),
+        // A fixed path beside a pattern: `/samples/{key}/{action}` takes POSTs, but not this
+        // one (before, it answered 404 "no such sample action: revisions").
+        (
+            reqwest::Method::POST,
+            "/api/v1/samples/1/revisions",
+            "GET, HEAD",
+        ),
+        (reqwest::Method::OPTIONS, "/api/v1/samples/1/submit", "POST"),
     ] {
         let r = client
             .request(method.clone(), format!("{}{path}", app.address))
@@ -90,6 +98,22 @@ fn health_and_openapi(backend: Backend) {
         let body: serde_json::Value = r.json().unwrap();
         assert_eq!(body["error"], "method_not_allowed", "{body}");
     }
+    // A pattern still takes what no fixed path beside it serves: an unknown action is a 404
+    // of the action handler, a known one goes on to the sample (404: there is no sample 999999).
+    let msg = app
+        .post_json(
+            "/api/v1/samples/1/explode",
+            Some(TECH),
+            &serde_json::json!({"version": 1}),
+        )
+        .expect_error(404, "not_found");
+    assert!(msg.contains("no such sample action"), "{msg}");
+    app.post_json(
+        "/api/v1/samples/999999/submit",
+        Some(TECH),
+        &serde_json::json!({"version": 1}),
+    )
+    .expect_error(404, "not_found");
     // HEAD is answered as GET, without the body: the same status and length.
     let get = client
         .get(format!("{}/api/v1/suppliers/SP-01", app.address))
