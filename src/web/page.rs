@@ -88,12 +88,45 @@ fn env(lang: Lang) -> &'static Environment<'static> {
             env.add_function("t", move |key: &str| i18n::t(lang, key));
             env.add_filter("localtime", localtime_filter);
             env.add_filter("q", |v: &str| encode_query(v));
+            env.set_formatter(visible_formatter);
             env
         })
     });
     match lang {
         Lang::Zh => &envs[0],
         Lang::En => &envs[1],
+    }
+}
+
+/// Whether `c` is a control character (other than tab and line breaks) or a text-direction
+/// control: shown as U+FFFD in pages, so that a value typed into a filter or read from the
+/// database cannot hide in a page or reorder what is around it.
+fn hidden_char(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The pages' output formatter: minijinja's HTML escaping, after replacing each
+/// [`hidden_char`] of a string by U+FFFD.
+fn visible_formatter(
+    out: &mut minijinja::Output<'_>,
+    state: &mut minijinja::State<'_, '_>,
+    value: &minijinja::Value,
+) -> Result<(), minijinja::Error> {
+    match value.as_str() {
+        Some(s) if s.chars().any(hidden_char) => {
+            let shown: String = s
+                .chars()
+                .map(|c| if hidden_char(c) { '\u{FFFD}' } else { c })
+                .collect();
+            let shown = if value.is_safe() {
+                minijinja::Value::from_safe_string(shown)
+            } else {
+                minijinja::Value::from(shown)
+            };
+            minijinja::escape_formatter(out, state, &shown)
+        }
+        _ => minijinja::escape_formatter(out, state, value),
     }
 }
 
@@ -450,6 +483,24 @@ mod tests {
 #[cfg(test)]
 mod flash_tests {
     use super::*;
+
+    #[test]
+    fn hidden_characters_show_as_replacement_characters() {
+        let mut env = Environment::new();
+        env.set_formatter(visible_formatter);
+        env.add_template("t.html", "<input value=\"{{ v }}\">")
+            .unwrap();
+        let t = env.get_template("t.html").unwrap();
+        let render = |v: &str| t.render(minijinja::context! { v => v }).unwrap();
+        // NUL, ESC, DEL, a C1 control and a right-to-left override: each one U+FFFD; the
+        // quote and '<' are escaped as before; tab and text around are kept.
+        assert_eq!(
+            render("a\u{0}b\u{1b}[31mc\u{7f}d\u{85}e\u{202E}f\t\"<"),
+            "<input value=\"a\u{FFFD}b\u{FFFD}[31mc\u{FFFD}d\u{FFFD}e\u{FFFD}f\t&quot;&lt;\">"
+        );
+        // Ordinary text, Chinese included, is untouched.
+        assert_eq!(render("东关镇 SP-02"), "<input value=\"东关镇 SP-02\">");
+    }
 
     #[test]
     fn a_long_flash_is_shortened_to_fit_a_cookie() {
