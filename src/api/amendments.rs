@@ -1,6 +1,7 @@
 //! Amendment endpoints: propose a new revision of a released stage, release it (a second
 //! reviewer), and read every revision of a sample.
 
+use crate::api::json_object::Object;
 use actix_web::{web, HttpResponse};
 
 use crate::api::access::{require, Endpoint};
@@ -19,7 +20,7 @@ pub async fn propose(
     state: web::Data<AppState>,
     Auth(user): Auth,
     key: web::Path<String>,
-    body: web::Json<AmendRequest>,
+    body: web::Json<Object<AmendRequest>>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::Amend)?;
     let rev = in_sample_tx(&state.db, key.into_inner(), move |tx, id, now| {
@@ -35,7 +36,7 @@ pub async fn release(
     state: web::Data<AppState>,
     Auth(user): Auth,
     key: web::Path<String>,
-    body: web::Json<ReleaseAmendment>,
+    body: web::Json<Object<ReleaseAmendment>>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::Amend)?;
     let rev = in_sample_tx(&state.db, key.into_inner(), move |tx, id, now| {

@@ -5,6 +5,7 @@ pub mod amendments;
 pub mod audit;
 pub mod auth;
 pub mod health;
+pub mod json_object;
 pub mod openapi;
 pub mod reference;
 pub mod reports;

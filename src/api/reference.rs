@@ -1,12 +1,13 @@
 //! Reference-data endpoints: suppliers, jurisdictions, limit sets, calendars, CSV import.
 
+use crate::api::json_object::Object;
+use crate::service::limit_set_input::limit_set_from_json;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use crate::api::access::{require, Endpoint};
 use crate::api::auth::Auth;
 use crate::api::{blocking, AppState};
-use crate::domain::limits::LimitSet;
 use crate::error::AppError;
 use crate::service::import::{self, ImportKind, ImportOptions};
 use crate::service::reference::{self, Jurisdiction, Supplier};
@@ -43,7 +44,7 @@ pub use crate::service::reference_lists::NewSupplier;
 pub async fn create_supplier(
     state: web::Data<AppState>,
     Auth(user): Auth,
-    body: web::Json<NewSupplier>,
+    body: web::Json<Object<NewSupplier>>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::WriteReference)?;
     let db = state.db.clone();
@@ -97,15 +98,16 @@ pub async fn list_limit_sets(
     Ok(HttpResponse::Ok().json(sets))
 }
 
-/// `POST /api/v1/limit-sets` (admin): creates or replaces one limit set (JSON of the model).
+/// `POST /api/v1/limit-sets` (admin): creates or replaces one limit set (JSON of the model,
+/// each limit's `value` a plain decimal string: [`limit_set_from_json`]).
 pub async fn put_limit_set(
     state: web::Data<AppState>,
     Auth(user): Auth,
-    body: web::Json<LimitSet>,
+    body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::WriteReference)?;
     let db = state.db.clone();
-    let set = body.into_inner();
+    let set = limit_set_from_json(body.into_inner())?;
     let changed = blocking(move || {
         db.transaction(|tx| {
             let now = chrono::Utc::now().timestamp_millis();

@@ -1,6 +1,7 @@
 //! Retained samples over time (issue 9): the list of those whose discard date has come and
 //! recording a discard. Rules in [`crate::service::retention`].
 
+use crate::api::json_object::Object;
 use actix_web::{web, HttpResponse};
 
 use crate::api::access::{require, Endpoint};
@@ -32,7 +33,7 @@ pub async fn discard(
     state: web::Data<AppState>,
     Auth(user): Auth,
     key: web::Path<String>,
-    body: web::Json<DiscardRequest>,
+    body: web::Json<Object<DiscardRequest>>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::DiscardRetained)?;
     let view = in_sample_tx_then_view(

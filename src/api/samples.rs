@@ -1,5 +1,6 @@
 //! Sample endpoints: register, list, read, enter determinations, lifecycle actions.
 
+use crate::api::json_object::Object;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::api::access::{require, Endpoint};
@@ -48,7 +49,7 @@ pub async fn register(
     state: web::Data<AppState>,
     Auth(user): Auth,
     req: HttpRequest,
-    body: web::Json<NewSample>,
+    body: web::Json<Object<NewSample>>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::RegisterSample)?;
     let key = idempotency_key(&req)?.map(|k| format!("{}:{k}", user.id));
@@ -122,7 +123,7 @@ pub async fn enter_determination(
     state: web::Data<AppState>,
     auth: LazyAuth,
     key: web::Path<String>,
-    body: web::Json<NewDetermination>,
+    body: web::Json<Object<NewDetermination>>,
 ) -> Result<HttpResponse, AppError> {
     let out = in_sample_tx_as(
         &state.db,
@@ -141,7 +142,7 @@ pub async fn action(
     state: web::Data<AppState>,
     Auth(user): Auth,
     path: web::Path<(String, String)>,
-    body: web::Json<ActionRequest>,
+    body: web::Json<Object<ActionRequest>>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::SampleAction)?;
     let (key, action) = path.into_inner();
@@ -160,7 +161,7 @@ pub async fn result_received(
     state: web::Data<AppState>,
     Auth(user): Auth,
     key: web::Path<String>,
-    body: web::Json<ResultReceived>,
+    body: web::Json<Object<ResultReceived>>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::RecordResultReceived)?;
     let view = in_sample_tx_then_view(

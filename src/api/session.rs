@@ -6,6 +6,7 @@
 //! `COALLAB_COOKIE_SECURE=true` (set it when coallab is served over TLS, directly or behind a
 //! proxy).
 
+use crate::api::json_object::Object;
 use std::sync::OnceLock;
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
@@ -78,10 +79,10 @@ pub fn session_cookie(value: String, max_age_ms: i64) -> Cookie<'static> {
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Either<web::Json<LoginForm>, web::Form<LoginForm>>,
+    body: Either<web::Json<Object<LoginForm>>, web::Form<LoginForm>>,
 ) -> Result<HttpResponse, AppError> {
     let form = match body {
-        Either::Left(j) => j.into_inner(),
+        Either::Left(j) => j.into_inner().into_inner(),
         Either::Right(f) => f.into_inner(),
     };
     let ip = client_ip(&req);

@@ -17,6 +17,7 @@ pub mod generate_plan;
 pub mod generate_replay;
 pub mod import;
 pub mod import_samples;
+pub mod limit_set_input;
 pub mod preview;
 pub mod reference;
 pub mod reference_lists;

@@ -145,7 +145,8 @@ impl NewSample {
             .samplers
             .iter()
             .map(|s| s.trim().to_lowercase())
-            .filter(|s| !s.is_empty())
+            // A name of zero-width characters only names nobody.
+            .filter(|s| crate::service::text_input::visible(s))
             .collect();
         distinct.sort();
         distinct.dedup();

@@ -17,6 +17,31 @@ fn is_invisible_break(c: char) -> bool {
     matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}')
 }
 
+/// Characters that show nothing: the zero-width space, joiners and word joiner, invisible
+/// operators, the soft hyphen, the combining grapheme joiner, the Mongolian vowel separator,
+/// the Hangul fillers and U+FEFF.
+fn is_blank_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200D}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{00AD}'
+            | '\u{034F}'
+            | '\u{180E}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{3164}'
+            | '\u{FFA0}'
+            | '\u{FEFF}'
+    )
+}
+
+/// Whether `v` shows anything: it holds a character that is neither white space nor one of
+/// the characters that show nothing (a name of only zero-width spaces is blank).
+pub fn visible(v: &str) -> bool {
+    v.chars().any(|c| !c.is_whitespace() && !is_blank_format(c))
+}
+
 fn check(field: &str, v: &str, max: usize, allowed: &[char]) -> Result<(), AppError> {
     if v.chars().count() > max {
         return Err(AppError::invalid(
@@ -68,6 +93,9 @@ mod tests {
         assert!(single_line("name", "N8\u{2028}x", 10).is_err());
         assert!(single_line("name", "\u{FEFF}SP", 10).is_err());
         assert!(paragraph("reason", "a\u{2029}b", 10).is_err());
+        // Blank to a reader: white space and zero-width characters only.
+        assert!(visible("张伟") && visible(" a\u{200B}"));
+        assert!(!visible(" \u{200B}\u{3000}") && !visible("\u{2060}\u{00AD}") && !visible(""));
         assert!(paragraph("reason", "a\r\nb\tc", 10).is_ok());
         // 11 characters (not bytes) is over 10.
         assert!(single_line("name", "一二三四五六七八九十一", 10).is_err());

@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::access::Endpoint;
 use crate::api::{blocking, AppState};
-use crate::domain::limits::LimitSet;
 use crate::error::AppError;
 use crate::service::import::{self, ImportKind, ImportOptions};
 use crate::service::reference::{load_limit_sets, put_limit_set as put_limit_set_in};
@@ -93,8 +92,9 @@ pub async fn put_limit_set(
     let actor = ui.user.username.clone();
     let input = text.clone();
     let out = blocking(move || {
-        let set: LimitSet = serde_json::from_str(&input)
+        let json: serde_json::Value = serde_json::from_str(&input)
             .map_err(|e| AppError::bad_request("bad_request", format!("limit set JSON: {e}")))?;
+        let set = crate::service::limit_set_input::limit_set_from_json(json)?;
         let changed = db.transaction(|tx| {
             put_limit_set_in(tx, &actor, &set, chrono::Utc::now().timestamp_millis())
         })?;

@@ -63,6 +63,22 @@ fn refused_requests_change_nothing(backend: Backend) {
         b"analysis=mad&value=1.5".to_vec(),
     )
     .expect_error(400, "malformed_json");
+    // The fields of a body by position, as a JSON array: not an object, refused (serde's
+    // derive alone would take `["mad","1.50"]` as analysis and value).
+    let msg = app
+        .post_json(
+            &format!("/api/v1/samples/{id}/determinations"),
+            Some(TECH),
+            &json!(["mad", "1.50"]),
+        )
+        .expect_error(400, "malformed_json");
+    assert!(msg.contains("expected a JSON object"), "{msg}");
+    app.post_json(
+        &format!("/api/v1/samples/{id}/receive"),
+        Some(TECH),
+        &json!([1]),
+    )
+    .expect_error(400, "malformed_json");
 
     // Unknown supplier: 422 unknown_supplier.
     let msg = app
@@ -76,6 +92,10 @@ fn refused_requests_change_nothing(backend: Backend) {
     // One sampler only, equal seals, a sampling instant in the future: 422.
     let mut one = new_sample("SP-01", &days_ago(1), "B4");
     one["samplers"] = json!(["张伟", " "]);
+    app.post_json("/api/v1/samples", Some(TECH), &one)
+        .expect_error(422, "invalid_value");
+    // A zero-width space is no name either.
+    one["samplers"] = json!(["张伟", "\u{200B}"]);
     app.post_json("/api/v1/samples", Some(TECH), &one)
         .expect_error(422, "invalid_value");
     let mut seals = new_sample("SP-01", &days_ago(1), "B5");
