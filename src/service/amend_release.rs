@@ -154,7 +154,8 @@ pub fn stage_views(
 ///
 /// # Errors
 /// 409 `version_conflict`; 404 when no such pending revision exists; 409 `four_eyes` when the
-/// releasing reviewer proposed it; 404 for another lab's sample.
+/// releasing reviewer proposed it; 409 `illegal_transition` for an amendment of the initial
+/// test while a retest is requested or under way; 404 for another lab's sample.
 pub fn release(
     tx: &mut Tx<'_>,
     user: &CurrentUser,
@@ -186,6 +187,22 @@ pub fn release(
             "four_eyes",
             "an amendment is released by a reviewer other than the one who proposed it",
         ));
+    }
+    // While a retest is under way, the appeal is judged by the retest: an amended initial
+    // verdict released now would stand as the verdict so far beside an open appeal against the
+    // report it replaced. It waits for the retest's release (then it re-issues the initial
+    // report without changing the final verdict, which is the retest's).
+    if stage == Stage::InitialTest {
+        let retest_open = matches!(
+            state_of(&sample)?,
+            SampleState::RetestTesting | SampleState::RetestReview
+        );
+        if retest_open {
+            return Err(AppError::conflict(
+                "illegal_transition",
+                "a retest is under way: an amendment of the initial test is released after the retest's release",
+            ));
+        }
     }
     let n = all.iter().filter(|r| r.status == "released").count() + 1;
     let prefix = if stage == Stage::Retest { "R" } else { "I" };

@@ -401,3 +401,68 @@ fn an_amended_initial_fail_reopens_the_appeal_window() {
     assert_eq!(close_expired(&t.db, closes).unwrap(), 1);
     assert_eq!(sample(&t.db, id).state, "closed");
 }
+
+/// An amendment of the initial test proposed before the enterprise appealed is not released
+/// while the retest is under way: the appeal is judged by the retest, and an amended initial
+/// `pass` would otherwise stand as the verdict so far beside an open appeal against the report
+/// it replaced. (After the retest's release the final verdict is the retest's, whatever an
+/// amendment of the initial test says: src/service/amend_release.rs.)
+#[test]
+fn an_initial_amendment_waits_for_the_retest() {
+    let t = fresh_db(Backend::Sqlite).unwrap();
+    let p = seed(&t.db, t0());
+    let rev2 = second_reviewer(&t.db, p.reviewer.lab_id, t0());
+    let (id, _) = failed_and_received(&t.db, &p, 1);
+    // Aad was really 12.00/12.10 (mean 12.05 → Ad = 1205 / 97.98 = 12.30 < 16): a pass.
+    let at = local(2026, 3, 11, 9, 0);
+    let v = sample(&t.db, id).version;
+    t.db.transaction(|tx| {
+        amend::propose(
+            tx,
+            &p.reviewer,
+            id,
+            &AmendRequest {
+                version: v,
+                stage: "initial_test".into(),
+                reason: "Aad of the wrong sample was typed".into(),
+                determinations: vec![AmendedAnalysis {
+                    analysis: "aad".into(),
+                    values: vec!["12.00".into(), "12.10".into()],
+                }],
+            },
+            at,
+        )
+    })
+    .unwrap();
+    act(
+        &t.db,
+        &p.regulator,
+        id,
+        Action::RequestRetest,
+        appeal(1),
+        local(2026, 3, 12, 9, 0),
+    )
+    .unwrap();
+    let before = sample(&t.db, id);
+    assert_eq!(before.state, "retest_testing");
+    let rel = |version| ReleaseAmendment {
+        version,
+        stage: "initial_test".into(),
+        revision: 2,
+    };
+    let e =
+        t.db.transaction(|tx| amend_release::release(tx, &rev2, id, &rel(before.version), at))
+            .unwrap_err();
+    assert_eq!(e.code(), "illegal_transition", "{e}");
+    // Nothing changed: state, verdict so far (the initial fail) and version.
+    let after = sample(&t.db, id);
+    assert_eq!(
+        (
+            after.state.as_str(),
+            after.final_verdict.as_deref(),
+            after.version
+        ),
+        ("retest_testing", Some("fail"), before.version)
+    );
+    assert!(audit::verify(&t.db).unwrap().ok);
+}
