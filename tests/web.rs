@@ -288,6 +288,15 @@ fn every_page_with_every_role(backend: Backend) {
         "one release of this sample: {}",
         trail.body
     );
+    // A sample id that is not a number is refused, not ignored (which would list every event).
+    let bad = auditor.get("/ui/audit/trail?sample_id=abc");
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(
+        bad.body.contains("sample_id &#x27;abc&#x27;") || bad.body.contains("sample_id 'abc'"),
+        "{}",
+        bad.body
+    );
+    assert!(!bad.body.contains("条记录"), "{}", bad.body);
     let tat = auditor.get("/ui/audit/tat?from=2026-03-01&to=2026-03-31&group_by=stage&stage=");
     assert_eq!(tat.status, 200, "{}", tat.body);
     // minijinja escapes "/" in attributes as &#x2f;, which the browser reads as "/".

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::access::Endpoint;
 use crate::api::{blocking, AppState};
+use crate::error::AppError;
 use crate::service::audit::{list_events, verify, AuditFilter};
 use crate::service::reports_params::{run_tat, TatParams};
 use crate::web::auth::Ui;
@@ -103,8 +104,19 @@ pub async fn trail(
 ) -> Result<HttpResponse, WebError> {
     ui.require(Endpoint::UiAudit)?;
     let q = q.into_inner();
+    // A sample id that is not a number is refused, as by the API, not ignored (which would
+    // list every event as if no filter had been typed).
+    let sample_id = match opt(&q.sample_id) {
+        None => None,
+        Some(s) => Some(s.trim().parse::<i64>().map_err(|_| {
+            ui.fail(AppError::invalid(
+                "invalid_value",
+                format!("sample_id '{s}' is not a sample id (a whole number)"),
+            ))
+        })?),
+    };
     let filter = AuditFilter {
-        sample_id: opt(&q.sample_id).and_then(|s| s.parse().ok()),
+        sample_id,
         actor: opt(&q.actor),
         action: opt(&q.action),
         page: Some(q.page.unwrap_or(1).max(1)),
