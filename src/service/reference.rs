@@ -393,8 +393,8 @@ diesel::define_sql_function! {
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
-/// Checks that no other supplier has `code` in another letter case (`sp-02` beside `SP-02`):
-/// a regulator reading or typing a code cannot tell them apart. Served by the index
+/// Checks that no supplier has `code`, in any letter case (`sp-02` beside `SP-02`: a
+/// regulator reading or typing a code cannot tell them apart). Served by the index
 /// `suppliers_code_lower` (migration 000071).
 ///
 /// # Errors
@@ -402,14 +402,36 @@ diesel::define_sql_function! {
 pub fn check_code_free(tx: &mut Tx<'_>, code: &str) -> Result<(), AppError> {
     let other: Option<String> = with_tx!(tx, |c| suppliers::table
         .filter(lower(suppliers::code).eq(code.to_ascii_lowercase()))
-        .filter(suppliers::code.ne(code))
         .select(suppliers::code)
         .first(c)
         .optional())?;
     match other {
+        Some(existing) if existing == code => Err(AppError::conflict(
+            "already_exists",
+            format!("supplier code '{code}' is already in use"),
+        )),
         Some(existing) => Err(AppError::conflict(
             "already_exists",
             format!("supplier code '{code}' differs only in letter case from the existing supplier '{existing}'"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Checks that no supplier holds licence number `licence_no` (unique among suppliers).
+///
+/// # Errors
+/// 409 `already_exists` naming the supplier that holds it; database errors.
+pub fn check_licence_free(tx: &mut Tx<'_>, licence_no: &str) -> Result<(), AppError> {
+    let holder: Option<String> = with_tx!(tx, |c| suppliers::table
+        .filter(suppliers::licence_no.eq(licence_no))
+        .select(suppliers::code)
+        .first(c)
+        .optional())?;
+    match holder {
+        Some(code) => Err(AppError::conflict(
+            "already_exists",
+            format!("licence number '{licence_no}' is already held by supplier '{code}'"),
         )),
         None => Ok(()),
     }

@@ -70,6 +70,7 @@ pub fn create_supplier(
     reference::check_supplier_text(&body.name, &body.town, &body.licence_no)?;
     reference::jurisdiction_chain(tx, &body.jurisdiction_code)?;
     reference::check_code_free(tx, body.code.trim())?;
+    reference::check_licence_free(tx, body.licence_no.trim())?;
     with_tx!(tx, |c| diesel::insert_into(suppliers::table)
         .values((
             suppliers::code.eq(body.code.trim()),

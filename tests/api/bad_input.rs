@@ -369,6 +369,27 @@ fn suspicious_values_are_refused(backend: Backend) {
         .post_json("/api/v1/suppliers", Some(ADMIN), &lower)
         .expect_error(409, "already_exists");
     assert!(msg.contains("'SP-02'"), "{msg}");
+    // The same code exactly, or a licence number in use: 409 saying which.
+    let mut same = lower.clone();
+    same["code"] = json!("SP-02");
+    let msg = app
+        .post_json("/api/v1/suppliers", Some(ADMIN), &same)
+        .expect_error(409, "already_exists");
+    assert_eq!(msg, "supplier code 'SP-02' is already in use");
+    let taken = app.get("/api/v1/suppliers/SP-03", Some(ADMIN)).expect(200)["licence_no"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut licence = lower.clone();
+    licence["code"] = json!("SP-97");
+    licence["licence_no"] = json!(taken);
+    let msg = app
+        .post_json("/api/v1/suppliers", Some(ADMIN), &licence)
+        .expect_error(409, "already_exists");
+    assert!(
+        msg.ends_with("is already held by supplier 'SP-03'"),
+        "{msg}"
+    );
     let csv = "code,name,kind,town,licence_no,jurisdiction_code\n\
                SP-93,A,sale_point,T,L-93,cn-he-handan-demo\n\
                sp-03,B,sale_point,T,L-94,cn-he-handan-demo\n";
@@ -399,7 +420,7 @@ fn suspicious_values_are_refused(backend: Backend) {
         msg.contains("row 3, column code") && msg.contains("row 2"),
         "{msg}"
     );
-    for code in ["sp-02", "SP-93", "sp-03", "SP-95", "sp-95"] {
+    for code in ["sp-02", "SP-93", "sp-03", "SP-95", "sp-95", "SP-97"] {
         app.get(&format!("/api/v1/suppliers/{code}"), Some(ADMIN))
             .expect_error(404, "not_found");
     }
