@@ -106,10 +106,15 @@ impl NewSample {
         nonblank("supplier_code", &self.supplier_code)?;
         nonblank("test_seal_no", &self.test_seal_no)?;
         nonblank("retained_seal_no", &self.retained_seal_no)?;
-        if self.test_seal_no.trim() == self.retained_seal_no.trim() {
+        // In any letter case: "t-y5" and "T-Y5" read as the same seal.
+        if self
+            .test_seal_no
+            .trim()
+            .eq_ignore_ascii_case(self.retained_seal_no.trim())
+        {
             return Err(AppError::invalid(
                 "invalid_value",
-                "the test portion and the retained sample need different seal numbers",
+                "the test portion and the retained sample need different seal numbers (compared in any letter case)",
             ));
         }
         for (field, v) in [
@@ -250,8 +255,9 @@ pub fn register(
         return Err(AppError::invalid(
             "no_limit_sets_in_force",
             format!(
-                "no limit set is in force for jurisdiction '{}' on {sampled_on}; load one first",
-                supplier.jurisdiction_code
+                "no limit set is in force for jurisdiction '{}' and coal category '{}' on {sampled_on}: check the sampling date and category, or load a limit set that covers them",
+                supplier.jurisdiction_code,
+                input.coal_category.trim()
             ),
         ));
     }

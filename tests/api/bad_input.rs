@@ -102,6 +102,12 @@ fn refused_requests_change_nothing(backend: Backend) {
     seals["retained_seal_no"] = seals["test_seal_no"].clone();
     app.post_json("/api/v1/samples", Some(TECH), &seals)
         .expect_error(422, "invalid_value");
+    // The same seal number in another letter case is the same seal.
+    let lower = seals["test_seal_no"].as_str().unwrap().to_lowercase();
+    assert_ne!(lower, seals["test_seal_no"].as_str().unwrap());
+    seals["retained_seal_no"] = json!(lower);
+    app.post_json("/api/v1/samples", Some(TECH), &seals)
+        .expect_error(422, "invalid_value");
     app.post_json(
         "/api/v1/samples",
         Some(TECH),
