@@ -21,11 +21,7 @@ impl FromRequest for Auth {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let header = req
-            .headers()
-            .get("Authorization")
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_string);
+        let header = authorization(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         // Without an Authorization header, a browser session cookie (with CSRF check) will do.
         let cookie = header
@@ -48,6 +44,16 @@ impl FromRequest for Auth {
             Ok(Auth(user))
         })
     }
+}
+
+/// The `Authorization` header: `None` without one. Bytes that are not visible ASCII (no token
+/// holds them) are read as UTF-8 with U+FFFD for what is not, so that such a header is judged
+/// by itself ("unknown API token") rather than as no header (which would let a session cookie
+/// decide).
+fn authorization(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get("Authorization")
+        .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned())
 }
 
 /// The token of an `Authorization: Bearer <token>` header value. The scheme name is
@@ -120,11 +126,7 @@ impl FromRequest for LazyAuth {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let header = req
-            .headers()
-            .get("Authorization")
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_string);
+        let header = authorization(req);
         if header.is_none() {
             let auth = Auth::from_request(req, payload);
             return Box::pin(async move { Ok(LazyAuth::User(auth.await?.0)) });

@@ -214,6 +214,19 @@ fn refused_requests_change_nothing(backend: Backend) {
     .expect_error(401, "unauthorized");
     app.get("/api/v1/samples", Some("not-a-token"))
         .expect_error(401, "unauthorized");
+    // A token with a byte that is not ASCII (Latin-1 'ö') is an unknown token, not a missing
+    // header.
+    let r = reqwest::blocking::Client::new()
+        .get(format!("{}/api/v1/samples", app.address))
+        .header(
+            "Authorization",
+            reqwest::header::HeaderValue::from_bytes(b"Bearer dem\xf6-admin").unwrap(),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["message"], "unknown API token", "{body}");
     // Wrong role: 403. A regulator registers no samples and receives none, an auditor enters
     // no determinations, a technician reads no supplier.
     let before = snapshot(&app, id);
