@@ -409,32 +409,29 @@ fn suspicious_values_are_refused(backend: Backend) {
         msg.ends_with("is already held by supplier 'SP-03'"),
         "{msg}"
     );
-    let csv = "code,name,kind,town,licence_no,jurisdiction_code\n\
-               SP-93,A,sale_point,T,L-93,cn-he-handan-demo\n\
-               sp-03,B,sale_point,T,L-94,cn-he-handan-demo\n";
-    let msg = app
-        .post_bytes(
+    // Two rows of a suppliers file (after the header), refused: the message.
+    let refused_import = |row2: &str, row3: &str| {
+        let csv = format!("code,name,kind,town,licence_no,jurisdiction_code\n{row2}\n{row3}\n");
+        app.post_bytes(
             "/api/v1/import/suppliers",
             Some(ADMIN),
             "text/csv",
-            csv.as_bytes().to_vec(),
+            csv.into_bytes(),
         )
-        .expect_error(422, "import_refused");
+        .expect_error(422, "import_refused")
+    };
+    let msg = refused_import(
+        "SP-93,A,sale_point,T,L-93,cn-he-handan-demo",
+        "sp-03,B,sale_point,T,L-94,cn-he-handan-demo",
+    );
     assert!(
         msg.contains("row 3, column code") && msg.contains("'SP-03'"),
         "{msg}"
     );
-    let csv = "code,name,kind,town,licence_no,jurisdiction_code\n\
-               SP-95,A,sale_point,T,L-95,cn-he-handan-demo\n\
-               sp-95,B,sale_point,T,L-96,cn-he-handan-demo\n";
-    let msg = app
-        .post_bytes(
-            "/api/v1/import/suppliers",
-            Some(ADMIN),
-            "text/csv",
-            csv.as_bytes().to_vec(),
-        )
-        .expect_error(422, "import_refused");
+    let msg = refused_import(
+        "SP-95,A,sale_point,T,L-95,cn-he-handan-demo",
+        "sp-95,B,sale_point,T,L-96,cn-he-handan-demo",
+    );
     assert!(
         msg.contains("row 3, column code") && msg.contains("row 2"),
         "{msg}"

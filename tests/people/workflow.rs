@@ -348,6 +348,35 @@ fn expired_windows_close_once(backend: Backend) {
 }
 both!(expired_windows_close_once => sqlite_expired_windows_close_once, pg_expired_windows_close_once);
 
+/// `reviewer` proposes new Aad duplicates for the initial test of sample `id` at `at`.
+fn propose_initial_aad(
+    db: &Db,
+    reviewer: &coallab::service::auth::CurrentUser,
+    id: i64,
+    aad: [&str; 2],
+    at: DateTime<Utc>,
+) {
+    let v = sample(db, id).version;
+    db.transaction(|tx| {
+        amend::propose(
+            tx,
+            reviewer,
+            id,
+            &AmendRequest {
+                version: v,
+                stage: "initial_test".into(),
+                reason: "Aad of the wrong sample was typed".into(),
+                determinations: vec![AmendedAnalysis {
+                    analysis: "aad".into(),
+                    values: aad.iter().map(|v| (*v).into()).collect(),
+                }],
+            },
+            at,
+        )
+    })
+    .unwrap();
+}
+
 #[test]
 fn an_amended_initial_fail_reopens_the_appeal_window() {
     let t = fresh_db(Backend::Sqlite).unwrap();
@@ -358,25 +387,7 @@ fn an_amended_initial_fail_reopens_the_appeal_window() {
     assert_eq!(sample(&t.db, id).state, "closed");
     // Aad was really 19.60/19.70 (mean 19.65 → Ad 20.06 ≥ 16): the amendment fails the sample.
     let at = local(2026, 3, 9, 9, 0);
-    let v = sample(&t.db, id).version;
-    t.db.transaction(|tx| {
-        amend::propose(
-            tx,
-            &p.reviewer,
-            id,
-            &AmendRequest {
-                version: v,
-                stage: "initial_test".into(),
-                reason: "Aad of the wrong sample was typed".into(),
-                determinations: vec![AmendedAnalysis {
-                    analysis: "aad".into(),
-                    values: vec!["19.60".into(), "19.70".into()],
-                }],
-            },
-            at,
-        )
-    })
-    .unwrap();
+    propose_initial_aad(&t.db, &p.reviewer, id, ["19.60", "19.70"], at);
     let v = sample(&t.db, id).version;
     let rel = ReleaseAmendment {
         version: v,
@@ -415,25 +426,7 @@ fn an_initial_amendment_waits_for_the_retest() {
     let (id, _) = failed_and_received(&t.db, &p, 1);
     // Aad was really 12.00/12.10 (mean 12.05 → Ad = 1205 / 97.98 = 12.30 < 16): a pass.
     let at = local(2026, 3, 11, 9, 0);
-    let v = sample(&t.db, id).version;
-    t.db.transaction(|tx| {
-        amend::propose(
-            tx,
-            &p.reviewer,
-            id,
-            &AmendRequest {
-                version: v,
-                stage: "initial_test".into(),
-                reason: "Aad of the wrong sample was typed".into(),
-                determinations: vec![AmendedAnalysis {
-                    analysis: "aad".into(),
-                    values: vec!["12.00".into(), "12.10".into()],
-                }],
-            },
-            at,
-        )
-    })
-    .unwrap();
+    propose_initial_aad(&t.db, &p.reviewer, id, ["12.00", "12.10"], at);
     act(
         &t.db,
         &p.regulator,
