@@ -1,6 +1,6 @@
 // End-to-end test of the coallab web interface in a real browser (issue 7).
 //
-// Starts the real `coallab serve` (demo county, fresh temporary data directory, random port,
+// Starts the real `coallab serve` (demo county, fresh temporary data directory, a port the system picks,
 // rate limits off), drives Debian's chromium (/usr/bin/chromium, never a downloaded browser)
 // with playwright-core, and walks the whole supervision flow twice, in Chinese (the default)
 // and in English:
@@ -47,8 +47,9 @@ mkdirSync(shots, { recursive: true });
 // Only this run's screenshots: drop the PNGs of an earlier run.
 for (const f of readdirSync(shots)) if (f.endsWith('.png')) rmSync(join(shots, f));
 const dataDir = mkdtempSync(join(tmpdir(), 'coallab-e2e-data-'));
-const port = 20000 + Math.floor(Math.random() * 20000);
-const base = `http://127.0.0.1:${port}`;
+// The server binds a port the system chooses (`--bind 127.0.0.1:0`) and prints it; a port
+// picked here at random could already be taken by another service on the machine.
+let base;
 
 let server;
 let browser;
@@ -58,7 +59,7 @@ let current; // the page in use, for a screenshot when the run fails
 function log(...a) { console.log(new Date().toISOString().slice(11, 19), ...a); }
 
 async function startServer() {
-  server = spawn(binary, ['serve', '--data-dir', dataDir, '--bind', `127.0.0.1:${port}`,
+  server = spawn(binary, ['serve', '--data-dir', dataDir, '--bind', '127.0.0.1:0',
     '--rate-writes-per-minute', '0', '--rate-login-per-minute', '0'],
   { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COALLAB_LOG: 'warn' } });
   let output = '';
@@ -68,6 +69,9 @@ async function startServer() {
   for (let i = 0; i < 600; i++) {
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('wait'), 500))]);
     if (code !== 'wait') throw new Error(`coallab serve exited with ${code}:\n${output}`);
+    const listening = output.match(/coallab listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    if (!listening) continue;
+    base = listening[1];
     try {
       const r = await fetch(`${base}/health`);
       if (r.ok) return;
