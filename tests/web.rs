@@ -357,6 +357,15 @@ fn every_page_with_every_role(backend: Backend) {
     let missing = browsers[0].1.get("/ui/no-such-page");
     assert_eq!(missing.status, 404);
     assert!(missing.content_type.starts_with("text/html"));
+    // A supplier page of a code nobody holds does not exist either: 404, naming the code.
+    let (_, regulator) = browsers
+        .iter()
+        .find(|(r, _)| *r == Role::Regulator)
+        .expect("a regulator");
+    let nobody = regulator.get("/ui/regulator/suppliers/SP-NOPE");
+    assert_eq!(nobody.status, 404, "{}", nobody.body);
+    assert!(nobody.content_type.starts_with("text/html"));
+    assert!(nobody.body.contains("SP-NOPE"), "{}", nobody.body);
     // The API keeps its JSON errors.
     let api = page(
         anonymous

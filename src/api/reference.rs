@@ -134,7 +134,8 @@ pub async fn get_calendar(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
-    /// Calendar code for calendar files.
+    /// Calendar code for calendar files (default `cn`); refused with 400 `bad_query` on the
+    /// other kinds.
     pub calendar: Option<String>,
 }
 
@@ -152,6 +153,13 @@ pub async fn import_csv(
         require(&user, Endpoint::RegisterSample)?;
     } else {
         require(&user, Endpoint::WriteReference)?;
+    }
+    if kind != ImportKind::Calendar && q.calendar.is_some() {
+        // A parameter the import would ignore is refused, so a mistaken call is seen at once.
+        return Err(AppError::bad_request(
+            "bad_query",
+            "query parameter 'calendar' applies only to /import/calendar",
+        ));
     }
     let opts = ImportOptions {
         calendar_code: q.calendar.clone().unwrap_or_else(|| "cn".into()),

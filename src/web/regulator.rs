@@ -308,7 +308,14 @@ pub async fn supplier_page(
     let page = blocking(move || {
         db.read(|tx| {
             let now = Utc::now();
-            let supplier = reference::supplier_by_code(tx, code.trim())?;
+            // The code is the page's address: an unknown one is a page that does not exist.
+            let supplier = reference::supplier_by_code(tx, code.trim()).map_err(|e| match e {
+                AppError::Invalid {
+                    code: "unknown_supplier",
+                    message,
+                } => AppError::NotFound(message),
+                e => e,
+            })?;
             let line = reports::suppliers(tx, &user, &SupplierFilter::default(), now)?
                 .into_iter()
                 .find(|r| r.code == supplier.code);

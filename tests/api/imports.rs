@@ -78,6 +78,18 @@ fn csv_import_is_all_or_nothing(backend: Backend) {
         good.clone().into_bytes(),
     )
     .expect_error(404, "not_found");
+    // A calendar code on a supplier import would be ignored: it is refused, nothing is written.
+    let msg = app
+        .post_bytes(
+            "/api/v1/import/suppliers?calendar=cn",
+            Some(ADMIN),
+            "text/csv",
+            good.clone().into_bytes(),
+        )
+        .expect_error(400, "bad_query");
+    assert!(msg.contains("'calendar'"), "{msg}");
+    assert_eq!(supplier_count(&app), 9);
+    assert_eq!(app.audit_total(), audit);
 
     // The good file imports; the same file again changes nothing.
     let first = import_suppliers(&app, ADMIN, good.clone().into_bytes()).expect(200);
