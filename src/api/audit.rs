@@ -2,6 +2,7 @@
 
 use crate::api::access::{require, Endpoint};
 use crate::api::auth::Auth;
+use crate::api::query::Query;
 use crate::api::{blocking, AppState};
 use crate::error::AppError;
 use crate::service::audit::{list_events, verify as verify_chain};
@@ -13,7 +14,7 @@ pub use crate::service::audit::AuditFilter;
 pub async fn list(
     state: web::Data<AppState>,
     Auth(user): Auth,
-    f: web::Query<AuditFilter>,
+    f: Query<AuditFilter>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::ReadAudit)?;
     let db = state.db.clone();

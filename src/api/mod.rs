@@ -7,6 +7,7 @@ pub mod auth;
 pub mod health;
 pub mod json_object;
 pub mod openapi;
+pub mod query;
 pub mod reference;
 pub mod reports;
 pub mod retention;
@@ -53,11 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         // OPS (issue 9): 413 for too large, a clear 400 for nesting over serde_json's limit.
         |err, _req: &HttpRequest| crate::ops::json_errors::json_error(err),
     ))
-    .app_data(
-        web::QueryConfig::default().error_handler(|err, _req: &HttpRequest| {
-            AppError::bad_request("bad_query", format!("query string: {err}")).into()
-        }),
-    )
+    // Query strings: api::query::Query, which names the wrong parameter.
     .app_data(
         web::PathConfig::default().error_handler(|err, _req: &HttpRequest| {
             AppError::bad_request("bad_path", format!("path: {err}")).into()

@@ -1,6 +1,7 @@
 //! Reference-data endpoints: suppliers, jurisdictions, limit sets, calendars, CSV import.
 
 use crate::api::json_object::Object;
+use crate::api::query::Query;
 use crate::service::limit_set_input::limit_set_from_json;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -27,7 +28,7 @@ pub struct SupplierFilter {
 pub async fn list_suppliers(
     state: web::Data<AppState>,
     Auth(user): Auth,
-    f: web::Query<SupplierFilter>,
+    f: Query<SupplierFilter>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::ReadSuppliers)?;
     let db = state.db.clone();
@@ -145,7 +146,7 @@ pub async fn import_csv(
     state: web::Data<AppState>,
     Auth(user): Auth,
     kind: web::Path<String>,
-    q: web::Query<ImportQuery>,
+    q: Query<ImportQuery>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let kind: ImportKind = kind.parse()?;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::access::{require, Endpoint};
 use crate::api::auth::{Auth, LazyAuth};
+use crate::api::query::Query;
 use crate::api::worker_reads::WorkerReads;
 use crate::api::{blocking, AppState};
 use crate::error::AppError;
@@ -84,7 +85,7 @@ pub async fn status(
     reads: web::Data<WorkerReads>,
     auth: LazyAuth,
     req: HttpRequest,
-    q: web::Query<StatusQuery>,
+    q: Query<StatusQuery>,
 ) -> Result<HttpResponse, AppError> {
     let format = wants_csv(&req, q.format.as_deref());
     let q = q.into_inner();
@@ -137,7 +138,7 @@ pub async fn suppliers(
     state: web::Data<AppState>,
     Auth(user): Auth,
     req: HttpRequest,
-    q: web::Query<SupplierFilter>,
+    q: Query<SupplierFilter>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::RegulatorReports)?;
     let csv = wants_csv(&req, q.format.as_deref())?;
@@ -170,7 +171,7 @@ pub async fn non_compliant(
     state: web::Data<AppState>,
     Auth(user): Auth,
     req: HttpRequest,
-    q: web::Query<SupplierFilter>,
+    q: Query<SupplierFilter>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::RegulatorReports)?;
     let csv = wants_csv(&req, q.format.as_deref())?;
@@ -205,7 +206,7 @@ pub async fn tat(
     state: web::Data<AppState>,
     Auth(user): Auth,
     req: HttpRequest,
-    q: web::Query<TatParams>,
+    q: Query<TatParams>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::TatReport)?;
     let csv = wants_csv(&req, q.format.as_deref())?;
@@ -222,7 +223,7 @@ pub async fn overdue(
     state: web::Data<AppState>,
     Auth(user): Auth,
     req: HttpRequest,
-    q: web::Query<TatParams>,
+    q: Query<TatParams>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::TatReport)?;
     let csv = wants_csv(&req, q.format.as_deref())?;
@@ -288,7 +289,7 @@ pub async fn document(
     state: web::Data<AppState>,
     Auth(user): Auth,
     report_no: web::Path<String>,
-    q: web::Query<DocumentQuery>,
+    q: Query<DocumentQuery>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::ReportDocument)?;
     if q.code.is_some() {
@@ -325,7 +326,7 @@ fn bad_format(format: &str) -> AppError {
 pub async fn verify(
     state: web::Data<AppState>,
     report_no: web::Path<String>,
-    q: web::Query<DocumentQuery>,
+    q: Query<DocumentQuery>,
 ) -> Result<HttpResponse, AppError> {
     let format = q.format.clone().unwrap_or_else(|| "html".into());
     if !matches!(format.as_str(), "html" | "json") {

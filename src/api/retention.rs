@@ -2,6 +2,7 @@
 //! recording a discard. Rules in [`crate::service::retention`].
 
 use crate::api::json_object::Object;
+use crate::api::query::Query;
 use actix_web::{web, HttpResponse};
 
 use crate::api::access::{require, Endpoint};
@@ -17,7 +18,7 @@ use crate::service::retention::{self, DiscardRequest, DueQuery};
 pub async fn due(
     state: web::Data<AppState>,
     Auth(user): Auth,
-    query: web::Query<DueQuery>,
+    query: Query<DueQuery>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::ReadRetained)?;
     let db = state.db.clone();

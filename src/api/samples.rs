@@ -1,6 +1,7 @@
 //! Sample endpoints: register, list, read, enter determinations, lifecycle actions.
 
 use crate::api::json_object::Object;
+use crate::api::query::Query;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::api::access::{require, Endpoint};
@@ -89,7 +90,7 @@ pub async fn register(
 pub async fn list(
     state: web::Data<AppState>,
     Auth(user): Auth,
-    filter: web::Query<SampleFilter>,
+    filter: Query<SampleFilter>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::ReadSamples)?;
     let db = state.db.clone();

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::api::access::{require, Endpoint};
 use crate::api::auth::Auth;
+use crate::api::query::Query;
 use crate::api::{blocking, AppState};
 use crate::charts::ChartFormat;
 use crate::error::AppError;
@@ -49,7 +50,7 @@ pub async fn supplier(
     state: web::Data<AppState>,
     Auth(user): Auth,
     code: web::Path<String>,
-    q: web::Query<StatsQuery>,
+    q: Query<StatsQuery>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::ReadStats)?;
     let (parameter, period) = (q.parameter_or("ad")?, q.period()?);
@@ -62,7 +63,7 @@ pub async fn supplier(
 pub async fn rank(
     state: web::Data<AppState>,
     Auth(user): Auth,
-    q: web::Query<StatsQuery>,
+    q: Query<StatsQuery>,
 ) -> Result<HttpResponse, AppError> {
     require(&user, Endpoint::ReadStats)?;
     let (parameter, period) = (q.parameter_or("std")?, q.period()?);
@@ -95,7 +96,7 @@ pub async fn supplier_svg(
     state: web::Data<AppState>,
     user: Auth,
     code: web::Path<String>,
-    q: web::Query<StatsQuery>,
+    q: Query<StatsQuery>,
 ) -> Result<HttpResponse, AppError> {
     supplier_chart(
         state,
@@ -112,7 +113,7 @@ pub async fn supplier_png(
     state: web::Data<AppState>,
     user: Auth,
     code: web::Path<String>,
-    q: web::Query<StatsQuery>,
+    q: Query<StatsQuery>,
 ) -> Result<HttpResponse, AppError> {
     supplier_chart(
         state,
@@ -145,7 +146,7 @@ async fn comparison(
 pub async fn comparison_svg(
     state: web::Data<AppState>,
     user: Auth,
-    q: web::Query<StatsQuery>,
+    q: Query<StatsQuery>,
 ) -> Result<HttpResponse, AppError> {
     comparison(state, user, q.into_inner(), ChartFormat::Svg).await
 }
@@ -154,7 +155,7 @@ pub async fn comparison_svg(
 pub async fn comparison_png(
     state: web::Data<AppState>,
     user: Auth,
-    q: web::Query<StatsQuery>,
+    q: Query<StatsQuery>,
 ) -> Result<HttpResponse, AppError> {
     comparison(state, user, q.into_inner(), ChartFormat::Png).await
 }

@@ -15,6 +15,7 @@ use crate::service::reference::{load_limit_sets, put_limit_set as put_limit_set_
 use crate::service::reference_lists::{self as lists, NewSupplier};
 use crate::web::auth::Ui;
 use crate::web::page::{see_other, Flash, WebError};
+use crate::web::query::UiQuery;
 
 /// Query of the limit-set page.
 #[derive(Debug, Deserialize)]
@@ -31,7 +32,7 @@ pub struct EditQuery {
 pub async fn limit_sets(
     state: web::Data<AppState>,
     ui: Ui,
-    q: web::Query<EditQuery>,
+    q: UiQuery<EditQuery>,
 ) -> Result<HttpResponse, WebError> {
     ui.require(Endpoint::UiAdmin)?;
     limit_sets_page(&state, &ui, None, q.into_inner().edit.as_deref(), None).await

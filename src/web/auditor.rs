@@ -12,6 +12,7 @@ use crate::service::audit::{list_events, verify, AuditFilter};
 use crate::service::reports_params::{run_tat, TatParams};
 use crate::web::auth::Ui;
 use crate::web::page::{encode_query, WebError};
+use crate::web::query::UiQuery;
 
 /// The TAT form (empty fields = the report's defaults).
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -51,7 +52,7 @@ const GROUPS: [&str; 6] = [
 pub async fn tat(
     state: web::Data<AppState>,
     ui: Ui,
-    q: web::Query<TatFields>,
+    q: UiQuery<TatFields>,
 ) -> Result<HttpResponse, WebError> {
     ui.require(Endpoint::UiAudit)?;
     let mut q = q.into_inner();
@@ -100,7 +101,7 @@ pub async fn tat(
 pub async fn trail(
     state: web::Data<AppState>,
     ui: Ui,
-    q: web::Query<TrailFields>,
+    q: UiQuery<TrailFields>,
 ) -> Result<HttpResponse, WebError> {
     ui.require(Endpoint::UiAudit)?;
     let q = q.into_inner();

@@ -26,6 +26,7 @@ use crate::web::page::{
     error_page, html, render_html, safe_back, see_other, Chrome, Flash, WebError, FLASH_COOKIE,
     LANG_COOKIE,
 };
+use crate::web::query::UiQuery;
 
 /// The navigation: (href, catalogue key, the table entry whose roles see it).
 const NAV: &[(&str, &str, Endpoint)] = &[
@@ -195,7 +196,7 @@ pub struct NextQuery {
 }
 
 /// `GET /ui/login`: the sign-in form.
-pub async fn login_page(req: HttpRequest, q: web::Query<NextQuery>) -> HttpResponse {
+pub async fn login_page(req: HttpRequest, q: UiQuery<NextQuery>) -> HttpResponse {
     let chrome = anonymous_chrome(&req);
     login_form(&chrome, StatusCode::OK, q.next.as_deref(), "", None)
 }
@@ -321,7 +322,7 @@ pub struct LangQuery {
 }
 
 /// `GET /ui/lang?to=en&back=/ui/…`: sets the `lang` cookie (one year) and goes back.
-pub async fn switch_lang(q: web::Query<LangQuery>) -> HttpResponse {
+pub async fn switch_lang(q: UiQuery<LangQuery>) -> HttpResponse {
     let lang = Lang::parse(&q.to);
     let cookie = Cookie::build(LANG_COOKIE, lang.code())
         .path("/")

@@ -13,6 +13,7 @@ pub mod auditor;
 pub mod auth;
 pub mod i18n;
 pub mod page;
+pub mod query;
 pub mod regulator;
 pub mod reviewer;
 pub mod technician;
@@ -134,15 +135,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .into()
             }))
-            .app_data(web::QueryConfig::default().error_handler(|err, req| {
-                let chrome = auth::anonymous_chrome(req);
-                let e = AppError::bad_request("bad_request", format!("query: {err}"));
-                actix_web::error::InternalError::from_response(
-                    err,
-                    actix_web::ResponseError::error_response(&WebError::App(e, Box::new(chrome))),
-                )
-                .into()
-            }))
+            // Query strings: web::query::UiQuery, which names the wrong parameter.
             .service(resource("", "GET").route(web::get().to(to_ui)))
             .service(resource("/", "GET").route(web::get().to(auth::home)))
             .service(resource("/static/app.css", "GET").route(web::get().to(css)))

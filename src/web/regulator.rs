@@ -25,6 +25,7 @@ use crate::service::view::sample_view;
 use crate::service::workflow::{self, ActionRequest, ResultReceived};
 use crate::web::auth::Ui;
 use crate::web::page::{see_other, Flash, WebError};
+use crate::web::query::UiQuery;
 use crate::web::technician::{local_input_to_rfc3339, local_now_input};
 
 /// The dashboard's period filter (empty = all time).
@@ -100,7 +101,7 @@ pub fn tallies(rows: &[SupplierStatus]) -> (Tally, Vec<Tally>) {
 pub async fn dashboard(
     state: web::Data<AppState>,
     ui: Ui,
-    q: web::Query<PeriodQuery>,
+    q: UiQuery<PeriodQuery>,
 ) -> Result<HttpResponse, WebError> {
     ui.require(Endpoint::UiOversight)?;
     let q = q.into_inner();
@@ -143,7 +144,7 @@ pub struct FindQuery {
 ///
 /// # Errors
 /// Login or 403.
-pub async fn find(ui: Ui, q: web::Query<FindQuery>) -> Result<HttpResponse, WebError> {
+pub async fn find(ui: Ui, q: UiQuery<FindQuery>) -> Result<HttpResponse, WebError> {
     ui.require(Endpoint::UiOversight)?;
     let code = q.code.trim();
     Ok(see_other(

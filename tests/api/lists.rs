@@ -129,10 +129,22 @@ fn sample_list_filters(backend: Backend) {
         app.get(&format!("/api/v1/samples?{q}"), Some(REVIEWER))
             .expect_error(422, "invalid_value");
     }
-    app.get("/api/v1/samples?colour=black", Some(REVIEWER))
+    let msg = app
+        .get("/api/v1/samples?colour=black", Some(REVIEWER))
         .expect_error(400, "bad_query");
-    app.get("/api/v1/samples?overdue=perhaps", Some(REVIEWER))
+    assert!(msg.contains("unknown field `colour`"), "{msg}");
+    // A value of the wrong type names its parameter.
+    let msg = app
+        .get("/api/v1/samples?overdue=perhaps", Some(REVIEWER))
         .expect_error(400, "bad_query");
+    assert!(msg.starts_with("query parameter 'overdue': "), "{msg}");
+    let msg = app
+        .get("/api/v1/samples?page=1&per_page=ten", Some(REVIEWER))
+        .expect_error(400, "bad_query");
+    assert_eq!(
+        msg,
+        "query parameter 'per_page': invalid digit found in string"
+    );
 
     // Regulators and auditors see released samples only.
     assert_eq!(list(&app, REGULATOR, ""), (2, vec![b, a]));
