@@ -198,14 +198,15 @@ fn import_refuses_the_whole_file_naming_the_row() {
         e.contains("row 3") && e.contains("unknown supplier 'XX-99'"),
         "{e}"
     );
-    // Line 3 uses row 2's retained seal as its test seal.
+    // Line 3 uses row 2's retained seal, in lower case, as its test seal: named by its row,
+    // since the sample of row 2 exists only if the file imports.
     let e = refused(
         &db,
         &tech,
-        &format!("{ok}\nSP-02,2026-11-28T09:30:00+08:00,张伟;刘洋,B-1,B-9,,,,,"),
+        &format!("{ok}\nSP-02,2026-11-28T09:30:00+08:00,张伟;刘洋,b-1,B-9,,,,,"),
     );
     assert!(
-        e.contains("row 3") && e.contains("already recorded on sample"),
+        e.contains("row 3: seal number b-1 or B-9 is already recorded on row 2 of this file"),
         "{e}"
     );
     // A third Mad after the pair 2.10, 2.16 was accepted (range 0.06 ≤ r 0.20).

@@ -19,7 +19,8 @@ use crate::error::AppError;
 use crate::ops::progress::Progress;
 use crate::service::auth::CurrentUser;
 use crate::service::bulk_rows::{BulkWriter, FrozenCache, LabFacts, SampleSim, SupplierFacts};
-use crate::service::samples::NewSample;
+use crate::service::reference::lower;
+use crate::service::samples::{seal_key, seal_lookup_keys, NewSample};
 use crate::with_tx;
 
 /// Rows worked out before their rows are written (within the one transaction).
@@ -67,6 +68,8 @@ fn write_rows(
     let lab_id = user
         .lab_id
         .ok_or_else(|| AppError::Forbidden("only members of a lab may register samples".into()))?;
+    // Before the table lock, in the order registration takes them (src/service/samples.rs).
+    crate::db::lock_for_check(tx, crate::db::SEAL_LOCK_KEY)?;
     if let Tx::Pg(c) = tx {
         // Explicit ids below: no other session may add samples, stages or determinations
         // until this transaction ends (they wait; the audit chain's lock makes them wait anyway).
@@ -91,13 +94,15 @@ fn write_rows(
         .iter()
         .flat_map(|(_, input, _)| [input.test_seal_no.trim(), input.retained_seal_no.trim()])
         .collect();
-    for chunk in file_seals.chunks(KEYS_PER_QUERY / 2) {
+    for chunk in file_seals.chunks(KEYS_PER_QUERY / 4) {
+        // In any letter case, as registration compares them.
+        let keys = seal_lookup_keys(chunk);
         let held: Vec<(String, String, String)> = with_tx!(tx, |c| samples::table
             .filter(samples::lab_id.eq(lab_id))
             .filter(
-                samples::test_seal_no
-                    .eq_any(chunk)
-                    .or(samples::retained_seal_no.eq_any(chunk))
+                lower(samples::test_seal_no)
+                    .eq_any(&keys)
+                    .or(lower(samples::retained_seal_no).eq_any(&keys))
             )
             .select((
                 samples::test_seal_no,
@@ -106,8 +111,12 @@ fn write_rows(
             ))
             .load(c))?;
         for (t, r, code) in held {
-            seals.entry(t).or_insert_with(|| code.clone());
-            seals.entry(r).or_insert(code);
+            seals
+                .entry(seal_key(&t))
+                .or_insert_with(|| format!("sample {code}"));
+            seals
+                .entry(seal_key(&r))
+                .or_insert(format!("sample {code}"));
         }
     }
     // The file's suppliers (by their unique code).
@@ -158,6 +167,7 @@ fn write_rows(
             input,
             dets,
             key.clone(),
+            *line,
             now,
         )
         .map_err(|e| at_row(*line, e))?;
@@ -191,6 +201,7 @@ fn row(
     input: &NewSample,
     dets: &[(Analysis, String)],
     key: String,
+    line: usize,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     // samples::register: the checks in its order.
@@ -203,10 +214,13 @@ fn row(
     }
     let test = input.test_seal_no.trim();
     let retained = input.retained_seal_no.trim();
-    if let Some(other) = seals.get(test).or_else(|| seals.get(retained)) {
+    if let Some(other) = seals
+        .get(&seal_key(test))
+        .or_else(|| seals.get(&seal_key(retained)))
+    {
         return Err(AppError::conflict(
             "seal_in_use",
-            format!("seal number {test} or {retained} is already recorded on sample {other}"),
+            format!("seal number {test} or {retained} is already recorded on {other} (compared in any letter case)"),
         ));
     }
     let on = lab.calendar.local_date(sampled_at);
@@ -227,11 +241,11 @@ fn row(
         }
         Ok(())
     })();
-    let code = sim.sample_code().to_string();
     sim.finish(w);
     out?;
-    seals.insert(test.to_string(), code.clone());
-    seals.insert(retained.to_string(), code);
+    // The file's own rows are named by row: their sample codes exist only if the file imports.
+    seals.insert(seal_key(test), format!("row {line} of this file"));
+    seals.insert(seal_key(retained), format!("row {line} of this file"));
     Ok(())
 }
 

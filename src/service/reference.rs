@@ -389,7 +389,8 @@ pub fn check_code(field: &str, code: &str) -> Result<(), AppError> {
 }
 
 diesel::define_sql_function! {
-    /// SQL `lower(text)` (ASCII letters on both backends, which is all a code may hold).
+    /// SQL `lower(text)`: ASCII letters on SQLite, every letter on PostgreSQL (the same on
+    /// supplier codes, which hold ASCII only; see `samples::seal_lookup_keys` for seals).
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
@@ -400,6 +401,8 @@ diesel::define_sql_function! {
 /// # Errors
 /// 409 `already_exists` naming the existing code; database errors.
 pub fn check_code_free(tx: &mut Tx<'_>, code: &str) -> Result<(), AppError> {
+    // Another server may be adding the same code in another letter case.
+    crate::db::lock_for_check(tx, crate::db::SUPPLIER_LOCK_KEY)?;
     let other: Option<String> = with_tx!(tx, |c| suppliers::table
         .filter(lower(suppliers::code).eq(code.to_ascii_lowercase()))
         .select(suppliers::code)
@@ -423,13 +426,20 @@ pub fn check_code_free(tx: &mut Tx<'_>, code: &str) -> Result<(), AppError> {
 /// # Errors
 /// 409 `already_exists` naming the supplier that holds it; database errors.
 pub fn check_licence_free(tx: &mut Tx<'_>, licence_no: &str) -> Result<(), AppError> {
-    let holder: Option<String> = with_tx!(tx, |c| suppliers::table
-        .filter(suppliers::licence_no.eq(licence_no))
-        .select(suppliers::code)
+    crate::db::lock_for_check(tx, crate::db::SUPPLIER_LOCK_KEY)?;
+    // In any letter case, as seal numbers (index suppliers_licence_lower, migration 000072).
+    let keys = crate::service::samples::seal_lookup_keys(&[licence_no]);
+    let holder: Option<(String, String)> = with_tx!(tx, |c| suppliers::table
+        .filter(lower(suppliers::licence_no).eq_any(&keys))
+        .select((suppliers::code, suppliers::licence_no))
         .first(c)
         .optional())?;
     match holder {
-        Some(code) => Err(AppError::conflict(
+        Some((code, held)) if held != licence_no => Err(AppError::conflict(
+            "already_exists",
+            format!("licence number '{licence_no}' differs only in letter case from '{held}', held by supplier '{code}'"),
+        )),
+        Some((code, _)) => Err(AppError::conflict(
             "already_exists",
             format!("licence number '{licence_no}' is already held by supplier '{code}'"),
         )),
@@ -452,6 +462,7 @@ pub fn check_supplier_text(name: &str, town: &str, licence_no: &str) -> Result<(
         }
         crate::service::text_input::single_line(field, v, 200)?;
     }
+    crate::service::text_input::identifier("licence_no", licence_no, 200)?;
     Ok(())
 }
 

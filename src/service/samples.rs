@@ -12,7 +12,7 @@ use crate::domain::terms::Role;
 use crate::error::AppError;
 use crate::service::audit::{self, NewEvent};
 use crate::service::auth::CurrentUser;
-use crate::service::reference::{self, Supplier};
+use crate::service::reference::{self, lower, Supplier};
 use crate::service::rows::SampleRow;
 use crate::time::{parse_date, parse_instant, to_ms};
 use crate::with_tx;
@@ -122,12 +122,16 @@ impl NewSample {
             ("coal_category", &self.coal_category),
             ("claimed_grade", &self.claimed_grade),
             ("lot_no", &self.lot_no),
-            ("test_seal_no", &self.test_seal_no),
-            ("retained_seal_no", &self.retained_seal_no),
             ("retained_custodian", &self.retained_custodian),
             ("retained_location", &self.retained_location),
         ] {
             plain_text(field, v, 200)?;
+        }
+        for (field, v) in [
+            ("test_seal_no", &self.test_seal_no),
+            ("retained_seal_no", &self.retained_seal_no),
+        ] {
+            crate::service::text_input::identifier(field, v, 200)?;
         }
         if self.samplers.len() > 10 {
             return Err(AppError::invalid(
@@ -184,6 +188,25 @@ impl NewSample {
     }
 }
 
+/// The values that SQL `lower(seal)` of a stored seal equal to one of `seals` in any letter
+/// case can take: SQLite's `lower` folds ASCII letters only, PostgreSQL's every letter, so
+/// both foldings are asked for (served by the indexes `samples_test_seal_lower` and
+/// `samples_retained_seal_lower`, migration 000072).
+pub fn seal_lookup_keys(seals: &[&str]) -> Vec<String> {
+    let mut keys: Vec<String> = seals
+        .iter()
+        .flat_map(|s| [s.to_ascii_lowercase(), s.to_lowercase()])
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// The key under which a seal number is compared in memory: every letter folded to lower case.
+pub fn seal_key(seal: &str) -> String {
+    seal.to_lowercase()
+}
+
 /// Registers a sample: validates it, freezes the limit sets in force for the supplier's
 /// jurisdiction chain on the local sampling date, hands out the sample code and blind lab code,
 /// and writes the audit event, all in the caller's transaction. Returns the new id.
@@ -222,14 +245,18 @@ pub fn register(
             ));
         }
     }
-    // A seal number identifies one sealed portion: it is never used again in the lab.
+    // A seal number identifies one sealed portion: it is never used again in the lab, in any
+    // letter case. Another server may be registering the same seal: the lock makes the check
+    // and the insert one step.
+    crate::db::lock_for_check(tx, crate::db::SEAL_LOCK_KEY)?;
     let seals = [input.test_seal_no.trim(), input.retained_seal_no.trim()];
+    let keys = seal_lookup_keys(&seals);
     let seal_reused: Option<String> = with_tx!(tx, |c| samples::table
         .filter(samples::lab_id.eq(lab_id))
         .filter(
-            samples::test_seal_no
-                .eq_any(seals)
-                .or(samples::retained_seal_no.eq_any(seals))
+            lower(samples::test_seal_no)
+                .eq_any(&keys)
+                .or(lower(samples::retained_seal_no).eq_any(&keys))
         )
         .select(samples::sample_code)
         .first(c)
@@ -238,7 +265,7 @@ pub fn register(
         return Err(AppError::conflict(
             "seal_in_use",
             format!(
-                "seal number {} or {} is already recorded on sample {other}",
+                "seal number {} or {} is already recorded on sample {other} (compared in any letter case)",
                 seals[0], seals[1]
             ),
         ));

@@ -70,6 +70,23 @@ pub fn single_line(field: &str, v: &str, max: usize) -> Result<(), AppError> {
     check(field, v, max, &[])
 }
 
+/// An identifier read off a label (a seal number, a licence number): [`single_line`], and no
+/// character that shows nothing (a zero-width space would make `T-1` and `T-1\u{200B}` two
+/// seals that print the same).
+///
+/// # Errors
+/// 422 `invalid_value` naming `field`.
+pub fn identifier(field: &str, v: &str, max: usize) -> Result<(), AppError> {
+    check(field, v, max, &[])?;
+    if v.chars().any(is_blank_format) {
+        return Err(AppError::invalid(
+            "invalid_value",
+            format!("{field} contains a character that shows nothing (a zero-width space, joiner or soft hyphen)"),
+        ));
+    }
+    Ok(())
+}
+
 /// A paragraph (a reason): at most `max` characters; line breaks and tabs are allowed, other
 /// control characters are not.
 ///

@@ -302,6 +302,25 @@ fn suspicious_values_are_refused(backend: Backend) {
         .post_json("/api/v1/samples", Some(TECH), &reused)
         .expect_error(409, "seal_in_use");
     assert!(msg.contains("T-S1"), "{msg}");
+    // In any letter case: "t-s1" reads as the seal "T-S1" (new_sample seals are T-/B-{seal}).
+    let lower = new_sample("SP-03", &days_ago(1), "s1");
+    let msg = app
+        .post_json("/api/v1/samples", Some(TECH), &lower)
+        .expect_error(409, "seal_in_use");
+    assert!(
+        msg.contains("T-s1") && msg.contains("any letter case"),
+        "{msg}"
+    );
+    // A zero-width space would make a second seal that prints as "T-S1".
+    let mut hidden = new_sample("SP-03", &days_ago(1), "S4");
+    hidden["test_seal_no"] = json!("T-S1\u{200B}");
+    let msg = app
+        .post_json("/api/v1/samples", Some(TECH), &hidden)
+        .expect_error(422, "invalid_value");
+    assert!(
+        msg.contains("test_seal_no") && msg.contains("shows nothing"),
+        "{msg}"
+    );
     // Control characters (log and CSV forgery) and over-long text.
     let mut ctl = new_sample("SP-03", &days_ago(1), "S3");
     ctl["lot_no"] = json!("LOT\n2026 INFO forged");
@@ -407,6 +426,15 @@ fn suspicious_values_are_refused(backend: Backend) {
         .expect_error(409, "already_exists");
     assert!(
         msg.ends_with("is already held by supplier 'SP-03'"),
+        "{msg}"
+    );
+    // The same licence number in lower case is the same licence.
+    licence["licence_no"] = json!(taken.to_lowercase());
+    let msg = app
+        .post_json("/api/v1/suppliers", Some(ADMIN), &licence)
+        .expect_error(409, "already_exists");
+    assert!(
+        msg.contains("differs only in letter case") && msg.ends_with("supplier 'SP-03'"),
         "{msg}"
     );
     // Two rows of a suppliers file (after the header), refused: the message.

@@ -100,9 +100,10 @@ const EXCLUDED_REQUESTS: &[(&str, &str)] = &[
 /// notice a dropped index whose request falls back on a poor one (a seal check through
 /// `lab_id`), so the purpose of each index is pinned here.
 const EXPECTED_INDEXES: &[(&str, &str)] = &[
-    ("samples_test_seal", "POST /api/v1/samples"),
-    ("samples_retained_seal", "POST /api/v1/samples"),
-    ("samples_test_seal", "POST /api/v1/import/samples"),
+    ("samples_test_seal_lower", "POST /api/v1/samples"),
+    ("samples_retained_seal_lower", "POST /api/v1/samples"),
+    ("samples_test_seal_lower", "POST /api/v1/import/samples"),
+    ("samples_retained_seal_lower", "POST /api/v1/import/samples"),
     ("samples_sampled_on", "GET /api/v1/samples?from&to"),
     (
         "samples_sampled_on",
@@ -130,6 +131,7 @@ const EXPECTED_INDEXES: &[(&str, &str)] = &[
         "GET /api/v1/reports/status?sample_code",
     ),
     ("suppliers_code_lower", "POST /api/v1/suppliers"),
+    ("suppliers_licence_lower", "POST /api/v1/suppliers"),
     ("suppliers_code_lower", "POST /api/v1/import/suppliers"),
 ];
 
