@@ -256,6 +256,14 @@ pub fn release(
         if rev.verdict == "pass" {
             next = SampleState::Closed;
             closed_at = closed_at.or(Some(now_ms));
+            // A pass has no appeal: a failed initial test whose window was still open when the
+            // amendment turned it into a pass is final at this release, not at the end of the
+            // window it no longer has (`domain::effective::StoredFinality::final_at`). A
+            // window that had already ended keeps its end: the verdict was final since then.
+            if appeal.is_some_and(|closes| closes > now_ms) {
+                received = None;
+                appeal = None;
+            }
         } else {
             next = SampleState::InitialReleased;
             closed_at = None;

@@ -413,6 +413,51 @@ fn an_amended_initial_fail_reopens_the_appeal_window() {
     assert_eq!(sample(&t.db, id).state, "closed");
 }
 
+#[test]
+fn an_amended_initial_fail_that_passes_is_final_at_the_amendment() {
+    let t = fresh_db(Backend::Sqlite).unwrap();
+    let p = seed(&t.db, t0());
+    let rev2 = second_reviewer(&t.db, p.reviewer.lab_id, t0());
+    // Aad 19.60/19.70 → Ad 20.06 ≥ 16: the initial test fails (released 2026-03-05 10:00).
+    let id = tested_sample(&t.db, &p.tech, &FAILING, 1);
+    release(&t.db, &p, id).unwrap();
+    result_received(&t.db, &p.regulator, id, local(2026, 3, 6, 10, 0));
+    let window_end = sample(&t.db, id).appeal_closes_at.expect("window");
+    // Aad was really 12.00/12.10 (Ad 12.30 < 16, St,d 0.52 < 1): the amendment, released on
+    // 2026-03-09 while the appeal window is still open, passes the sample.
+    let at = local(2026, 3, 9, 9, 0);
+    assert!(coallab::time::to_ms(at) < window_end);
+    propose_initial_aad(&t.db, &p.reviewer, id, ["12.00", "12.10"], at);
+    let rel = ReleaseAmendment {
+        version: sample(&t.db, id).version,
+        stage: "initial_test".into(),
+        revision: 2,
+    };
+    t.db.transaction(|tx| amend_release::release(tx, &rev2, id, &rel, at))
+        .unwrap();
+    let s = sample(&t.db, id);
+    let at_ms = coallab::time::to_ms(at);
+    assert_eq!(
+        (
+            s.state.as_str(),
+            s.final_verdict.as_deref(),
+            s.closed_at,
+            s.result_received_at,
+            s.appeal_closes_at
+        ),
+        ("closed", Some("pass"), Some(at_ms), None, None)
+    );
+    // Final at the amendment's release, not at the end of the window the pass no longer has.
+    let stored = coallab::domain::effective::StoredFinality {
+        state: coallab::domain::lifecycle::SampleState::Closed,
+        appeal_closes_at: s.appeal_closes_at,
+        retest_requested_at: s.retest_requested_at,
+        closed_at: s.closed_at,
+    };
+    assert_eq!(stored.final_at(at_ms), Some(at_ms));
+    assert!(audit::verify(&t.db).unwrap().ok);
+}
+
 /// An amendment of the initial test proposed before the enterprise appealed is not released
 /// while the retest is under way: the appeal is judged by the retest, and an amended initial
 /// `pass` would otherwise stand as the verdict so far beside an open appeal against the report
