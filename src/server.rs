@@ -56,6 +56,7 @@ pub fn start_with(
             .wrap(from_fn(crate::ops::rate_limit::middleware))
             .wrap(from_fn(crate::ops::json_errors::middleware))
             .wrap(from_fn(crate::api::routes::method_check))
+            .wrap(from_fn(crate::ops::nul_bytes::middleware))
             .wrap(from_fn(crate::ops::request_id::middleware))
             .configure(crate::web::configure)
             .configure(configure)

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod json_errors;
+pub mod nul_bytes;
 pub mod progress;
 pub mod rate_limit;
 pub mod request_id;

@@ -95,7 +95,14 @@ pub fn login(
     now: DateTime<Utc>,
 ) -> Result<LoginOutcome, AppError> {
     let now_ms = to_ms(now);
-    let username: String = username.trim().chars().take(64).collect();
+    // No username holds a control character (src/service/text_input.rs); one typed is shown
+    // as U+FFFD, so it names nobody and never reaches the database as a NUL byte.
+    let username: String = username
+        .trim()
+        .chars()
+        .take(64)
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect();
     let (ukey, ikey) = (user_key(&username), ip_key(ip));
     let (row, locked) = db.read(|tx| {
         let locked = locked_until(tx, &ukey)?.max(locked_until(tx, &ikey)?);

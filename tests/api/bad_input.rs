@@ -470,3 +470,36 @@ fn suspicious_values_are_refused(backend: Backend) {
     }
 }
 both!(suspicious_values_are_refused => sqlite_suspicious_values_are_refused, pg_suspicious_values_are_refused);
+
+/// A NUL byte (`%00`) in a path or query string: 400 before routing, on both backends alike
+/// (PostgreSQL cannot compare a text with a NUL byte, which made these lookups a 500 there).
+fn nul_bytes_are_refused(backend: Backend) {
+    let Some(app) = spawn_app(backend) else {
+        return;
+    };
+    let audit = app.audit_total();
+    for (path, token) in [
+        ("/api/v1/samples/DEMO%00", Some(TECH)),
+        ("/api/v1/samples?supplier=SP%00", Some(REGULATOR)),
+        ("/api/v1/audit?actor=%00", Some(AUDITOR)),
+        ("/api/v1/reports/status?sample_code=%00", Some(REGULATOR)),
+        ("/api/v1/calendars/cn%00", Some(ADMIN)),
+        ("/verify/X%00?code=A", None),
+        ("/ui/regulator/suppliers/%00", None),
+    ] {
+        let msg = app.get(path, token).expect_error(400, "bad_request");
+        assert!(msg.contains("NUL byte"), "{path}: {msg}");
+    }
+    // "%2500" is the text "%00", not a NUL byte: an ordinary unknown sample.
+    app.get("/api/v1/samples/DEMO%2500", Some(TECH))
+        .expect_error(404, "not_found");
+    // A username holding a NUL byte names nobody: the usual 401, not a database error.
+    app.post_json(
+        "/login",
+        None,
+        &json!({"username": "tech-wang\u{0}", "password": "tech-wang-demo-pass"}),
+    )
+    .expect_error(401, "unauthorized");
+    assert_eq!(app.audit_total(), audit + 1, "one login.failed event");
+}
+both!(nul_bytes_are_refused => sqlite_nul_bytes_are_refused, pg_nul_bytes_are_refused);
