@@ -1233,5 +1233,13 @@ fn csv_export_neutralises_formula_cells() {
     assert_eq!(&row[col("name")], format!("'{name}"));
     assert_eq!(&row[col("town")], "'@SUM(1)");
     assert_eq!(&row[col("samples")], "0");
+    // A town with no supplier: no rows, but the header line still names the columns.
+    let (s, _, empty) = get(
+        &format!("{api}/reports/suppliers?format=csv&town=nowhere"),
+        "demo-regulator",
+        None,
+    );
+    assert_eq!(s, 200, "{empty}");
+    assert_eq!(empty, format!("{}\n", header.join(",")));
     stop();
 }

@@ -54,7 +54,7 @@ pub struct StatusQuery {
 }
 
 /// One CSV line of a status answer: the sample with one of its stages.
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 struct StatusCsvRow<'a> {
     sample_code: &'a str,
     supplier_code: &'a str,
@@ -152,7 +152,7 @@ pub async fn suppliers(
 }
 
 /// One CSV line of the non-compliant list: a failed sample with its supplier.
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 struct FailCsvRow<'a> {
     supplier_code: &'a str,
     name: &'a str,

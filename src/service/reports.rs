@@ -47,7 +47,7 @@ pub struct SupplierFilter {
 }
 
 /// One supplier's line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct SupplierStatus {
     /// Supplier code.
     pub code: String,
@@ -450,17 +450,23 @@ pub fn csv_safe_cell(cell: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Writes `rows` as CSV (header from the field names, UTF-8), every cell neutralised by
-/// [`csv_safe_cell`].
+/// [`csv_safe_cell`]. With no rows the answer is the header line alone, so an empty report
+/// still names its columns.
 ///
 /// # Errors
 /// [`AppError::Internal`] when a row cannot be written (nested values are not written by
 /// callers).
-pub fn to_csv<T: Serialize>(rows: &[T]) -> Result<String, AppError> {
+pub fn to_csv<T: Serialize + Default>(rows: &[T]) -> Result<String, AppError> {
     let err = |e: csv::Error| AppError::Internal(format!("csv: {e}"));
     // Serialise with serde (header from the field names), then neutralise cell by cell.
     let mut raw = csv::Writer::from_writer(Vec::new());
     for r in rows {
         raw.serialize(r).map_err(err)?;
+    }
+    let header_only = rows.is_empty();
+    if header_only {
+        // serde gives the field names only with a value: a default row, whose line is dropped.
+        raw.serialize(T::default()).map_err(err)?;
     }
     let raw = raw
         .into_inner()
@@ -470,7 +476,10 @@ pub fn to_csv<T: Serialize>(rows: &[T]) -> Result<String, AppError> {
         .flexible(true)
         .from_reader(raw.as_slice());
     let mut w = csv::Writer::from_writer(Vec::new());
-    for record in reader.records() {
+    for record in reader
+        .records()
+        .take(if header_only { 1 } else { usize::MAX })
+    {
         let record = record.map_err(err)?;
         w.write_record(record.iter().map(|c| csv_safe_cell(c).into_owned()))
             .map_err(err)?;
@@ -485,7 +494,7 @@ pub fn to_csv<T: Serialize>(rows: &[T]) -> Result<String, AppError> {
 mod csv_tests {
     use super::*;
 
-    #[derive(Serialize)]
+    #[derive(Serialize, Default)]
     struct Line {
         name: String,
         town: String,
@@ -494,6 +503,12 @@ mod csv_tests {
         value: Decimal,
         delta: f64,
         count: i64,
+    }
+
+    #[test]
+    fn no_rows_give_the_header_line_alone() {
+        let csv = to_csv::<Line>(&[]).unwrap();
+        assert_eq!(csv, "name,town,code,value,delta,count\n");
     }
 
     #[test]

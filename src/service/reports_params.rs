@@ -130,7 +130,7 @@ pub fn run_overdue(
 }
 
 /// One CSV line of the TAT report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default)]
 struct TatCsvRow<'a> {
     as_of: &'a str,
     stage: &'a str,

@@ -150,7 +150,7 @@ pub struct TatGroup {
 }
 
 /// An open stage past its due instant at `as_of`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct OverdueStage {
     /// initial_test or retest.
     pub stage: String,
