@@ -329,9 +329,30 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
             timezone
                 .parse::<chrono_tz::Tz>()
                 .map_err(|_| AppError::Config(format!("unknown time zone '{timezone}'")))?;
+            // The code starts every sample code of the lab ("DEMO-2026-000313") and appears in
+            // paths: the characters of a supplier code, at most 32 (the column's limit).
+            crate::service::reference::check_code("lab code", &code)?;
+            if code.len() > 32 {
+                return Err(AppError::invalid(
+                    "invalid_value",
+                    format!("lab code '{code}' is longer than 32 characters"),
+                ));
+            }
+            crate::service::text_input::single_line("lab name", &name, 200)?;
             let db = settings.open(1)?;
             db.transaction(|tx| {
                 let now = chrono::Utc::now().timestamp_millis();
+                let taken: Option<String> = with_tx!(tx, |c| labs::table
+                    .filter(labs::code.eq(&code))
+                    .select(labs::code)
+                    .first(c)
+                    .optional())?;
+                if taken.is_some() {
+                    return Err(AppError::conflict(
+                        "already_exists",
+                        format!("lab code '{code}' is already in use"),
+                    ));
+                }
                 with_tx!(tx, |c| diesel::insert_into(labs::table)
                     .values((
                         labs::code.eq(&code),

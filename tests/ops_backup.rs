@@ -192,6 +192,54 @@ fn restore_refuses_a_file_that_is_not_a_backup() {
 }
 
 #[test]
+fn restore_refuses_a_sqlite_file_of_another_program() {
+    let fresh = Fresh::new(Backend::Sqlite).unwrap();
+    let foreign = fresh.dir.path().join("foreign.db");
+    {
+        use diesel::{Connection, RunQueryDsl};
+        let mut c = diesel::SqliteConnection::establish(&foreign.to_string_lossy()).unwrap();
+        diesel::sql_query("CREATE TABLE t (x INTEGER)")
+            .execute(&mut c)
+            .unwrap();
+    }
+    let mut args = fresh.args();
+    args.extend(["restore".into(), foreign.display().to_string()]);
+    let (code, out, err) = run_cli(&args);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        err.contains("is not a coallab backup: it has no table __diesel_schema_migrations, labs, users, samples, audit_events"),
+        "{err}"
+    );
+}
+
+#[test]
+fn lab_codes_are_codes() {
+    let fresh = Fresh::new(Backend::Sqlite).unwrap();
+    let add = |code: &str| {
+        let mut args = fresh.args();
+        args.extend([
+            "lab".into(),
+            "add".into(),
+            code.into(),
+            "--name".into(),
+            "Lab".into(),
+        ]);
+        run_cli(&args)
+    };
+    // A '/' would split the sample codes' paths, a space or an escape would garble them.
+    for bad in ["a/b", "bad code!", "CTL\u{1b}[31mX", ""] {
+        let (code, _, err) = add(bad);
+        assert_eq!(code, 2, "{bad:?}: {err}");
+        assert!(err.contains("lab code '"), "{bad:?}: {err}");
+    }
+    let (code, _, err) = add("LAB2");
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = add("LAB2");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("lab code 'LAB2' is already in use"), "{err}");
+}
+
+#[test]
 fn audit_verify_refuses_a_data_dir_without_a_database() {
     // A mistyped --data-dir used to create an empty database and report its empty chain as
     // holding ({"events": 0, "ok": true}); an auditor must get an error instead.

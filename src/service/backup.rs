@@ -161,6 +161,47 @@ pub fn sqlite_integrity(path: &Path) -> Result<(), AppError> {
     }
 }
 
+/// Checks that the SQLite file at `path` holds coallab's tables (the migrations' record, labs,
+/// users, samples and the audit chain), so that a restore never puts another program's
+/// database in place of coallab's.
+///
+/// # Errors
+/// [`AppError::Config`] naming the tables that are missing.
+pub fn sqlite_is_coallab(path: &Path) -> Result<(), AppError> {
+    let mut c = SqliteConnection::establish(&path.to_string_lossy())
+        .map_err(|e| AppError::Config(format!("cannot open {}: {e}", path.display())))?;
+    #[derive(diesel::QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let tables: Vec<Name> =
+        diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .load(&mut c)
+            .map_err(|e| {
+                AppError::Config(format!("{} is not a coallab database: {e}", path.display()))
+            })?;
+    let missing: Vec<&str> = [
+        "__diesel_schema_migrations",
+        "labs",
+        "users",
+        "samples",
+        "audit_events",
+    ]
+    .into_iter()
+    .filter(|t| !tables.iter().any(|n| n.name == *t))
+    .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Config(format!(
+            "{} is not a coallab backup: it has no table {}",
+            path.display(),
+            missing.join(", ")
+        )))
+    }
+}
+
 /// Takes a consistent online copy of the database into `file` (which must not exist).
 ///
 /// # Errors
@@ -311,6 +352,7 @@ pub fn restore(settings: &StorageSettings, file: &Path, force: bool) -> Result<R
             }
         }
         sqlite_integrity(file)?;
+        sqlite_is_coallab(file)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| AppError::Config(format!("cannot create {}: {e}", dir.display())))?;
@@ -331,9 +373,13 @@ pub fn restore(settings: &StorageSettings, file: &Path, force: bool) -> Result<R
     let counts = counts(&db)?;
     let chain = audit::verify(&db)?;
     if !chain.ok {
+        let at = chain
+            .first_broken
+            .as_ref()
+            .map(|b| format!(" at event {}: {}", b.seq, b.problem))
+            .unwrap_or_default();
         return Err(AppError::Config(format!(
-            "restored, but the audit chain does not verify: {:?}",
-            chain.first_broken
+            "restored, but the audit chain does not verify{at}"
         )));
     }
     Ok(Report {

@@ -546,6 +546,8 @@ pub fn import_with_progress(
             })?
         }
         ImportKind::Calendar => {
+            // The calendar code names the calendar in labs, paths and the audit trail.
+            crate::service::reference::check_code("calendar", &opts.calendar_code)?;
             let t =
                 read_table(&text, &["date", "kind"], &["occasion", "source"]).map_err(refuse)?;
             let mut errors = Vec::new();

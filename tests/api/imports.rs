@@ -90,6 +90,21 @@ fn csv_import_is_all_or_nothing(backend: Backend) {
     assert!(msg.contains("'calendar'"), "{msg}");
     assert_eq!(supplier_count(&app), 9);
     assert_eq!(app.audit_total(), audit);
+    // A calendar code must be a code: empty, a line break or a text-direction mark is refused
+    // before the file is read, and no calendar is created.
+    let day = b"date,kind\n2027-01-01,rest_day\n".to_vec();
+    for bad in ["", "%0A", "%E2%80%AE", "a%2Fb"] {
+        let msg = app
+            .post_bytes(
+                &format!("/api/v1/import/calendar?calendar={bad}"),
+                Some(ADMIN),
+                "text/csv",
+                day.clone(),
+            )
+            .expect_error(422, "invalid_value");
+        assert!(msg.starts_with("calendar '"), "{bad}: {msg}");
+    }
+    assert_eq!(app.audit_total(), audit);
 
     // The good file imports; the same file again changes nothing.
     let first = import_suppliers(&app, ADMIN, good.clone().into_bytes()).expect(200);
