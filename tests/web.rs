@@ -670,9 +670,36 @@ fn admin_forms(backend: Backend) {
     assert_eq!(zhou.get("/ui/lab").status, 200);
     assert_eq!(audited(&admin, "user.add", "user tech-zhou"), 1);
     assert_eq!(audited(&admin, "user.passwd", "user tech-zhou"), 1);
-    // The same name again: 409 on the form.
+    // The same name again: 409 on the form; in capitals too (it would read as the same person).
     let again = admin.post("/ui/admin/users", &fields);
     assert_eq!(again.status, 409, "{}", again.body);
+    let mut shouted = fields.clone();
+    shouted[1] = ("username", "TECH-ZHOU");
+    let again = admin.post("/ui/admin/users", &shouted);
+    assert_eq!(again.status, 409, "{}", again.body);
+    // "system" names coallab itself in the audit trail; a space or '<' is no username; a
+    // regulator belongs to no lab (the lab chosen is refused, not dropped).
+    for (name, role, lab) in [
+        ("system", "technician", "DEMO"),
+        ("new tech", "technician", "DEMO"),
+        ("reg-<x>", "regulator", ""),
+        ("reg-new", "regulator", "DEMO"),
+    ] {
+        let mut f = fields.clone();
+        f[1] = ("username", name);
+        f[3] = ("role", role);
+        f[4] = ("lab", lab);
+        let refused = admin.post("/ui/admin/users", &f);
+        assert_eq!(refused.status, 422, "{name}: {}", refused.body);
+    }
+    assert_eq!(
+        admin
+            .get("/ui/admin/users")
+            .body
+            .matches("<tr data-user=")
+            .count(),
+        7
+    );
 
     // --- A new password: too short is refused (the old one still works); a good one replaces
     // it and ends the user's sessions.

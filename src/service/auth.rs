@@ -88,8 +88,9 @@ pub fn authenticate_digest(
 /// Creates a user; returns its id.
 ///
 /// # Errors
-/// [`AppError::Database`] (409 `already_exists`) for a taken username; 422 `invalid_value` for
-/// an empty or over-long username, or control or text-direction characters in either name.
+/// 409 `already_exists` for a username taken in any letter case; 422 `invalid_value` for a
+/// username that breaks [`check_username`], or control or text-direction characters in the
+/// display name.
 pub fn add_user(
     tx: &mut Tx<'_>,
     username: &str,
@@ -98,14 +99,24 @@ pub fn add_user(
     lab_id: Option<i64>,
     now_ms: i64,
 ) -> Result<i64, AppError> {
-    if username.trim().is_empty() || username.len() > 64 {
-        return Err(AppError::invalid(
-            "invalid_value",
-            "username must have 1 to 64 characters",
+    check_username(username)?;
+    crate::service::text_input::single_line("display_name", display_name, 200)?;
+    // Unique in any letter case: "TECH-WANG" beside "tech-wang" would read as one person.
+    let taken: Option<String> = with_tx!(tx, |c| users::table
+        .filter(crate::service::reference::lower(users::username).eq(username.to_ascii_lowercase()))
+        .select(users::username)
+        .first(c)
+        .optional())?;
+    if let Some(existing) = taken {
+        return Err(AppError::conflict(
+            "already_exists",
+            if existing == username {
+                format!("username '{username}' is already in use")
+            } else {
+                format!("username '{username}' differs only in letter case from the existing user '{existing}'")
+            },
         ));
     }
-    crate::service::text_input::single_line("username", username, 64)?;
-    crate::service::text_input::single_line("display_name", display_name, 200)?;
     Ok(with_tx!(tx, |c| diesel::insert_into(users::table)
         .values((
             users::username.eq(username),
@@ -116,6 +127,45 @@ pub fn add_user(
         ))
         .returning(users::id)
         .get_result::<i64>(c))?)
+}
+
+/// Actor names the audit trail gives to coallab itself ("system": the appeal-close job and
+/// other automatic steps; "cli": the command line); no person may be called so.
+pub const RESERVED_USERNAMES: [&str; 3] = ["system", "cli", "anonymous"];
+
+/// Checks a new username: 1 to 64 characters of ASCII letters, digits, `.`, `_` and `-`,
+/// starting with a letter or digit (it appears in the audit trail, logs and paths), and none of
+/// [`RESERVED_USERNAMES`] in any letter case.
+///
+/// # Errors
+/// 422 `invalid_value` saying which rule.
+pub fn check_username(username: &str) -> Result<(), AppError> {
+    let ok = (1..=64).contains(&username.len())
+        && username
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !ok {
+        return Err(AppError::invalid(
+            "invalid_value",
+            format!("username '{}' must be 1 to 64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit", username.escape_debug()),
+        ));
+    }
+    if RESERVED_USERNAMES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(username))
+    {
+        return Err(AppError::invalid(
+            "invalid_value",
+            format!(
+                "username '{username}' is reserved: the audit trail uses it for coallab itself"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Issues a new token for a user; returns the token text (shown once, stored hashed).

@@ -137,7 +137,8 @@ pub async fn add_user(
         let role = Role::from_code(input.role.trim())
             .map_err(|e| AppError::invalid("invalid_value", e.to_string()))?;
         check_password_rules(&password)?;
-        let lab = matches!(role, Role::Technician | Role::Reviewer).then_some(input.lab.as_str());
+        // As chosen: a lab for a role without one is refused by the service, as on the CLI.
+        let lab = Some(input.lab.as_str());
         let username = input.username.trim();
         db.transaction(|tx| {
             let now = now_ms();

@@ -9,6 +9,8 @@ CREATE INDEX samples_test_seal_lower ON samples (lower(test_seal_no));
 CREATE INDEX samples_retained_seal_lower ON samples (lower(retained_seal_no));
 -- Licence numbers likewise, among suppliers (src/service/reference.rs `check_licence_free`).
 CREATE INDEX suppliers_licence_lower ON suppliers (lower(licence_no));
+-- Usernames likewise (src/service/auth.rs `add_user`: 'TECH-WANG' beside 'tech-wang').
+CREATE INDEX users_username_lower ON users (lower(username));
 -- The exact-case seal indexes of migration 000050 served only the check these replace.
 DROP INDEX samples_test_seal;
 DROP INDEX samples_retained_seal;
