@@ -5,6 +5,7 @@ pub mod amend;
 pub mod amend_release;
 pub mod appeal_close;
 pub mod audit;
+pub mod audit_view;
 pub mod auth;
 pub mod backup;
 pub mod bulk_rows;

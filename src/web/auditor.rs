@@ -1,6 +1,6 @@
 //! The auditor's pages: the turnaround-time report with its filters and a CSV download (the
 //! API's CSV, with the same filters), the audit-trail browser, and the audit-chain check. They
-//! call `reports_params::run_tat`, `audit::list_events` and `audit::verify`, as the API does.
+//! call `reports_params::run_tat`, `audit_view::list_events_for` and `audit::verify`, as the API does.
 
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::api::access::Endpoint;
 use crate::api::{blocking, AppState};
 use crate::error::AppError;
-use crate::service::audit::{list_events, verify, AuditFilter};
+use crate::service::audit::{verify, AuditFilter};
+use crate::service::audit_view::list_events_for;
 use crate::service::reports_params::{run_tat, TatParams};
 use crate::web::auth::Ui;
 use crate::web::page::{encode_query, WebError};
@@ -125,7 +126,8 @@ pub async fn trail(
         ..Default::default()
     };
     let db = state.db.clone();
-    let page = blocking(move || db.read(|tx| list_events(tx, &filter)))
+    let user = ui.user.clone();
+    let page = blocking(move || db.read(|tx| list_events_for(tx, &user, &filter)))
         .await
         .map_err(|e| ui.fail(e))?;
     let events: Vec<serde_json::Value> = page

@@ -144,3 +144,52 @@ fn audit_page_out_of_range(backend: Backend) {
         .expect_error(422, "invalid_value");
 }
 both!(audit_page_out_of_range => sqlite_audit_page_out_of_range, pg_audit_page_out_of_range);
+
+/// Unreleased results are invisible to auditors (DESIGN.md "Who uses it"), in the audit trail
+/// too: the values of determinations of a stage not yet released are withheld from them until
+/// the release; admins see them as stored.
+fn auditors_see_results_once_released(backend: Backend) {
+    let Some(app) = spawn_app(backend) else {
+        return;
+    };
+    let id = app.sample_in_testing(TECH, "SP-06", &days_ago(1), "AU9");
+    app.determine_all(id, TECH, "aad", &["14.13"]);
+    let entries = |token: &str| -> Vec<String> {
+        app.get(
+            &format!("/api/v1/audit?sample_id={id}&action=determination.enter"),
+            Some(token),
+        )
+        .expect(200)["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["after_json"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let seen = entries(AUDITOR);
+    assert_eq!(seen.len(), 1);
+    assert!(
+        seen[0].contains("withheld") && !seen[0].contains("14.13"),
+        "{seen:?}"
+    );
+    let stored = entries(ADMIN);
+    assert!(stored[0].contains("\"value\":\"14.13\""), "{stored:?}");
+    // The chain still verifies (it checks the stored text).
+    assert_eq!(
+        app.get("/api/v1/audit/verify", Some(AUDITOR)).expect(200)["ok"],
+        true
+    );
+    // Released (Aad 14.13/14.17: range 0.04 ≤ r 0.30): the auditor sees every value.
+    app.determine_all(id, TECH, "aad", &["14.17"]);
+    app.determine_all(id, TECH, "mad", &["2.78", "2.82"]);
+    app.determine_all(id, TECH, "st_ad", &["0.90", "0.92"]);
+    app.act(id, "submit", TECH, serde_json::Value::Null)
+        .expect(200);
+    app.act(id, "release", REVIEWER, serde_json::Value::Null)
+        .expect(200);
+    let seen = entries(AUDITOR);
+    assert_eq!(seen.len(), 6);
+    assert!(seen.iter().all(|e| !e.contains("withheld")), "{seen:?}");
+    assert!(seen[0].contains("\"value\":\"14.13\""), "{seen:?}");
+}
+both!(auditors_see_results_once_released => sqlite_auditors_see_results_once_released, pg_auditors_see_results_once_released);
