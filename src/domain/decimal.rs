@@ -82,6 +82,19 @@ pub enum DecimalError {
     },
 }
 
+/// How a refused value is echoed in its message: as typed up to 40 characters, longer ones cut
+/// with "…" and their length, so a pasted page of text does not come back whole.
+pub fn echo(text: &str) -> String {
+    const MAX: usize = 40;
+    let n = text.chars().count();
+    if n <= MAX {
+        text.to_string()
+    } else {
+        let head: String = text.chars().take(MAX).collect();
+        format!("{head}… ({n} characters)")
+    }
+}
+
 /// Parses a typed decimal exactly, keeping the scale as typed ("1.50" → 1.50, scale 2).
 ///
 /// Accepted: surrounding whitespace, an optional leading `-` or `+`, ASCII digits, and an
@@ -99,9 +112,7 @@ pub fn parse_decimal(text: &str) -> Result<Decimal, DecimalError> {
     if text.is_empty() {
         return Err(DecimalError::Empty);
     }
-    let not_a_number = || DecimalError::NotANumber {
-        text: text.to_string(),
-    };
+    let not_a_number = || DecimalError::NotANumber { text: echo(text) };
     let (negative, unsigned) = match text.as_bytes()[0] {
         b'-' => (true, &text[1..]),
         b'+' => (false, &text[1..]),
@@ -121,9 +132,7 @@ pub fn parse_decimal(text: &str) -> Result<Decimal, DecimalError> {
                 .all(|c| c.is_ascii_digit() || matches!(c, 'e' | 'E' | '.' | '+' | '-'))
             && text.chars().any(|c| c.is_ascii_digit());
         return Err(if looks_like_exponent {
-            DecimalError::Exponent {
-                text: text.to_string(),
-            }
+            DecimalError::Exponent { text: echo(text) }
         } else {
             not_a_number()
         });
@@ -131,13 +140,13 @@ pub fn parse_decimal(text: &str) -> Result<Decimal, DecimalError> {
     let decimals = fraction.map_or(0, str::len);
     if decimals > MAX_DECIMALS as usize {
         return Err(DecimalError::TooManyDecimals {
-            text: text.to_string(),
+            text: echo(text),
             max: MAX_DECIMALS,
         });
     }
     if integer.len() > MAX_INTEGER_DIGITS as usize {
         return Err(DecimalError::TooManyDigits {
-            text: text.to_string(),
+            text: echo(text),
             max: MAX_INTEGER_DIGITS,
         });
     }
@@ -156,7 +165,7 @@ pub fn parse_non_negative(text: &str) -> Result<Decimal, DecimalError> {
     let value = parse_decimal(text)?;
     if text.trim().starts_with('-') {
         return Err(DecimalError::Negative {
-            text: text.trim().to_string(),
+            text: echo(text.trim()),
         });
     }
     Ok(value)
@@ -227,6 +236,22 @@ pub fn parse_determination(analysis: Analysis, text: &str) -> Result<Decimal, De
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn long_refused_values_are_echoed_shortened() {
+        let long = "x".repeat(200_000);
+        let e = super::parse_decimal(&long).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!(
+                "'{}… (200000 characters)' is not a number",
+                "x".repeat(40)
+            )),
+            "{}",
+            &e[..80]
+        );
+        assert!(e.len() < 300);
+        assert_eq!(super::echo("12,5"), "12,5");
+    }
     use super::*;
 
     fn d(s: &str) -> Decimal {

@@ -250,6 +250,15 @@ pub fn list_events(
     };
     let from = instant("from", &f.from)?;
     let to = instant("to", &f.to)?;
+    if let (Some(a), Some(b)) = (from, to) {
+        // As the sample list and the reports: a reversed period is a mistake, not "nothing".
+        if a > b {
+            return Err(AppError::invalid(
+                "invalid_value",
+                "from must not be after to",
+            ));
+        }
+    }
     macro_rules! q {
         () => {{
             let mut q = audit_events::table.into_boxed();

@@ -216,7 +216,7 @@ pub fn validate(q: &TatQuery) -> Result<(), AppError> {
         if t < first || t > last {
             return Err(AppError::invalid(
                 "invalid_value",
-                format!("{name} must lie between 2010-01-02 and 2059-12-30 (the span of the working-time clock)"),
+                format!("{name} must lie between 2010-01-02T00:00:00Z and 2059-12-30T00:00:00Z, one day inside the span of the working-time clock (as dates in Beijing time: from 2010-01-03, to 2059-12-29 at the latest)"),
             ));
         }
     }
