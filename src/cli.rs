@@ -165,7 +165,7 @@ enum UserCommand {
         #[arg(long, default_value_t = 90)]
         days: i64,
         /// Expiry instead of --days: a date (YYYY-MM-DD, midnight UTC) or an RFC 3339 instant.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "days")]
         expires: Option<String>,
     },
     /// Set a user's password, read from standard input (at least 12 characters); ends the

@@ -50,15 +50,30 @@ impl FromRequest for Auth {
 /// holds them) are read as UTF-8 with U+FFFD for what is not, so that such a header is judged
 /// by itself ("unknown API token") rather than as no header (which would let a session cookie
 /// decide).
+///
+/// Several `Authorization` headers are one header value that no token matches
+/// ([`SEVERAL_HEADERS`]): which one counts would be a guess, so none does.
 fn authorization(req: &HttpRequest) -> Option<String> {
-    req.headers()
-        .get("Authorization")
-        .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned())
+    let mut all = req.headers().get_all("Authorization");
+    let first = all.next()?;
+    if all.next().is_some() {
+        return Some(SEVERAL_HEADERS.to_string());
+    }
+    Some(String::from_utf8_lossy(first.as_bytes()).into_owned())
 }
+
+/// What [`authorization`] answers for a request with more than one `Authorization` header (a
+/// NUL byte cannot arrive in a header, so no real header equals it).
+const SEVERAL_HEADERS: &str = "\0several";
 
 /// The token of an `Authorization: Bearer <token>` header value. The scheme name is
 /// case-insensitive (RFC 9110 §11.1); spaces around the token are ignored.
 fn bearer_token(header: Option<&str>) -> Result<String, AppError> {
+    if header == Some(SEVERAL_HEADERS) {
+        return Err(AppError::Unauthorized(
+            "send one Authorization header, not several".into(),
+        ));
+    }
     Ok(header
         .and_then(|h| h.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))

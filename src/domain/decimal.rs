@@ -215,11 +215,17 @@ pub fn validate_determination(analysis: Analysis, value: Decimal) -> Result<(), 
 }
 
 /// The text of a typed decimal (a determination, a lot mass) as it is recorded: as typed (so
-/// its scale stays, "1.50"), trimmed, and without a leading `+` ("+2.10" → "2.10"), which
-/// [`parse_decimal`] accepts but which is not part of the value.
+/// its scale stays, "1.50"), trimmed, without a leading `+` ("+2.10" → "2.10") and without
+/// leading zeros before the integer digit ("0015.20" → "15.20", "00.5" → "0.5"), which
+/// [`parse_decimal`] accepts but which are not part of the value.
 pub fn recorded_text(text: &str) -> String {
     let t = text.trim();
-    t.strip_prefix('+').unwrap_or(t).to_string()
+    let t = t.strip_prefix('+').unwrap_or(t);
+    let mut t = t;
+    while t.len() > 1 && t.starts_with('0') && t[1..].starts_with(|c: char| c.is_ascii_digit()) {
+        t = &t[1..];
+    }
+    t.to_string()
 }
 
 /// Parses one typed determination of `analysis` (% mass fraction, or MJ/kg for Qgr,ad): exact,
@@ -379,6 +385,11 @@ mod tests {
         assert_eq!(recorded_text(" +2.10 "), "2.10");
         assert_eq!(recorded_text("2.10"), "2.10");
         assert_eq!(recorded_text("0.5"), "0.5");
+        // Leading zeros are not part of the value either; the scale stays.
+        assert_eq!(recorded_text("0015.20"), "15.20");
+        assert_eq!(recorded_text("00.5"), "0.5");
+        assert_eq!(recorded_text("000"), "0");
+        assert_eq!(recorded_text("+007"), "7");
     }
 
     #[test]

@@ -227,6 +227,22 @@ fn refused_requests_change_nothing(backend: Backend) {
     assert_eq!(r.status().as_u16(), 401);
     let body: Value = r.json().unwrap();
     assert_eq!(body["message"], "unknown API token", "{body}");
+    // Two Authorization headers (two valid tokens of different people): which one counts would
+    // be a guess, so neither does; the status lookup (its own token path) says the same.
+    for path in ["/api/v1/samples", "/api/v1/reports/status?sample_code=X"] {
+        let r = reqwest::blocking::Client::new()
+            .get(format!("{}{path}", app.address))
+            .header("Authorization", format!("Bearer {TECH}"))
+            .header("Authorization", format!("Bearer {ADMIN}"))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{path}");
+        let body: Value = r.json().unwrap();
+        assert_eq!(
+            body["message"], "send one Authorization header, not several",
+            "{path}: {body}"
+        );
+    }
     // Wrong role: 403. A regulator registers no samples and receives none, an auditor enters
     // no determinations, a technician reads no supplier.
     let before = snapshot(&app, id);
