@@ -145,8 +145,10 @@ fn not_allowed(method: &Method, allow: &str) -> HttpResponse {
 /// Middleware, before routing:
 /// - a `HEAD` of an API path whose route table allows it is routed as `GET`. The HTTP/1 codec
 ///   remembers that the request was a `HEAD` and sends the headers of the answer (with its
-///   `Content-Length`) without its body. Any other `HEAD` goes on as it is, to the 405 of its
-///   path (or the interface's own answer under `/ui`);
+///   `Content-Length`) without its body. A `HEAD` of `/` or of a web page (`/ui…`, whose
+///   `GET`s write nothing on the server) is routed as `GET` too, so it answers what `GET` would
+///   (303, 200, 404) without the body. Any other `HEAD` goes on as it is, to the 405 of its
+///   path;
 /// - any other method but `GET` on a known API path that does not accept it gets 405 at once,
 ///   so that a pattern route (`/samples/{key}/{action}`) does not take a request meant for a
 ///   fixed path beside it. (`GET` needs no check: no pattern route takes a `GET` of another
@@ -162,7 +164,9 @@ pub async fn method_check(
     if method != Method::GET {
         if let Some(table) = req.app_data::<web::Data<MethodTable>>() {
             let allowed = table.methods(req.path());
-            if method == Method::HEAD && allowed.contains(&"HEAD") {
+            let web_page = allowed.is_empty()
+                && (req.path() == "/" || req.path() == "/ui" || req.path().starts_with("/ui/"));
+            if method == Method::HEAD && (allowed.contains(&"HEAD") || web_page) {
                 req.head_mut().method = Method::GET;
             } else if !allowed.is_empty() && !allowed.contains(&method.as_str()) {
                 let allow = table.allow(req.path()).unwrap_or_default();

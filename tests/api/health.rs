@@ -143,6 +143,26 @@ fn health_and_openapi(backend: Backend) {
         .unwrap();
     assert_eq!(head.status().as_u16(), 405);
     assert_eq!(head.headers()["allow"], "GET");
+    // The web pages answer HEAD as GET too (they were 404 and 405): the sign-in page and `/`.
+    for path in ["/ui/login", "/"] {
+        let get = client.get(format!("{}{path}", app.address)).send().unwrap();
+        let head = client
+            .head(format!("{}{path}", app.address))
+            .send()
+            .unwrap();
+        assert_eq!(head.status(), get.status(), "{path}");
+        assert_eq!(
+            head.headers().get("content-length"),
+            get.headers().get("content-length"),
+            "{path}"
+        );
+        assert!(head.bytes().unwrap().is_empty(), "{path}");
+    }
+    let head = client
+        .head(format!("{}/ui/login", app.address))
+        .send()
+        .unwrap();
+    assert_eq!(head.status().as_u16(), 200);
 }
 both!(health_and_openapi => sqlite_health_and_openapi, pg_health_and_openapi);
 
