@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::db::schema::{samples, stages, suppliers};
+use crate::db::schema::{samples, stage_revisions, stages, suppliers};
 use crate::db::Tx;
 use crate::domain::effective::StoredFinality;
 use crate::domain::lifecycle::SampleState;
@@ -140,13 +140,29 @@ pub fn sample_status(
     };
     let code = match report_no {
         None => key.to_string(),
-        Some(_) => with_tx!(tx, |c| stages::table
+        Some(_) => match with_tx!(tx, |c| stages::table
             .inner_join(samples::table)
             .filter(stages::report_no.eq(key))
             .select(samples::sample_code)
             .first::<String>(c)
             .optional())?
-        .ok_or_else(not_found)?,
+        {
+            Some(code) => code,
+            // A report replaced by an amendment (`…-I1` after `…-I2` was issued) still names
+            // its sample, as /verify still accepts it; the stages below show the current
+            // report numbers. Only on a miss, so the usual lookup stays one statement.
+            None => with_tx!(tx, |c| stage_revisions::table
+                .inner_join(stages::table.inner_join(samples::table))
+                .filter(
+                    stage_revisions::report_no
+                        .eq(key)
+                        .or(stage_revisions::replaces_report_no.eq(key))
+                )
+                .select(samples::sample_code)
+                .first::<String>(c)
+                .optional())?
+            .ok_or_else(not_found)?,
+        },
     };
     // One statement (prepared once per connection): the sample with its supplier and its
     // stages in order, one row per stage, or one row with no stage before the first stage.

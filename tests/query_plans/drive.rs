@@ -280,6 +280,16 @@ pub fn drive(c: &Client, db: &Db) {
         REGULATOR,
     )
     .ok();
+    // The replaced report R1 still names its sample (as /verify still accepts it); the
+    // stages show the current number R2.
+    let replaced = c
+        .get(
+            &format!("/api/v1/reports/status?report_no={s1}-R1"),
+            REGULATOR,
+        )
+        .ok();
+    assert_eq!(replaced["sample_code"], s1.as_str(), "{replaced}");
+    assert!(replaced.to_string().contains(&report_no), "{replaced}");
     let doc = c
         .get(
             &format!("/api/v1/reports/documents/{report_no}?format=json"),
