@@ -327,6 +327,21 @@ pub fn propose(
         }
     };
     let mut means = current_means(tx, &st)?;
+    // An amendment corrects what the stage reported; an analysis it never reported would be a
+    // new determination, which belongs to a new stage, not to a correction.
+    if let Some(a) = corrected.keys().find(|a| !means.contains_key(a)) {
+        let reported: Vec<&str> = means.keys().map(|a| a.as_code()).collect();
+        return Err(AppError::invalid(
+            "invalid_value",
+            format!(
+                "{}: the {} stage reported no {} to correct (it reported {})",
+                a.as_code(),
+                stage.as_code(),
+                a.as_code(),
+                reported.join(", ")
+            ),
+        ));
+    }
     for (a, (_, mean)) in &corrected {
         means.insert(*a, *mean);
     }

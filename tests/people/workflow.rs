@@ -414,6 +414,39 @@ fn an_amended_initial_fail_reopens_the_appeal_window() {
 }
 
 #[test]
+fn an_amendment_corrects_only_what_the_stage_reported() {
+    let t = fresh_db(Backend::Sqlite).unwrap();
+    let p = seed(&t.db, t0());
+    let id = tested_sample(&t.db, &p.tech, &PASSING, 1);
+    release(&t.db, &p, id).unwrap();
+    let before = sample(&t.db, id).version;
+    // The initial test reported Mad, Aad and St,ad; Vad was never determined.
+    let e =
+        t.db.transaction(|tx| {
+            amend::propose(
+                tx,
+                &p.reviewer,
+                id,
+                &AmendRequest {
+                    version: before,
+                    stage: "initial_test".into(),
+                    reason: "add a volatile matter result".into(),
+                    determinations: vec![AmendedAnalysis {
+                        analysis: "vad".into(),
+                        values: vec!["30.10".into(), "30.20".into()],
+                    }],
+                },
+                local(2026, 3, 9, 9, 0),
+            )
+        })
+        .unwrap_err();
+    let msg = e.to_string();
+    assert_eq!(code(e), "invalid_value");
+    assert!(msg.contains("reported no vad"), "{msg}");
+    assert_eq!(sample(&t.db, id).version, before, "nothing changed");
+}
+
+#[test]
 fn an_amended_initial_fail_that_passes_is_final_at_the_amendment() {
     let t = fresh_db(Backend::Sqlite).unwrap();
     let p = seed(&t.db, t0());
