@@ -140,20 +140,8 @@ pub const RESERVED_USERNAMES: [&str; 3] = ["system", "cli", "anonymous"];
 /// # Errors
 /// 422 `invalid_value` saying which rule.
 pub fn check_username(username: &str) -> Result<(), AppError> {
-    let ok = (1..=64).contains(&username.len())
-        && username
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && username
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if !ok {
-        return Err(AppError::invalid(
-            "invalid_value",
-            format!("username '{}' must be 1 to 64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit", username.escape_debug()),
-        ));
-    }
+    // The characters of a code (src/service/reference.rs `check_code`).
+    crate::service::reference::check_code("username", username)?;
     if RESERVED_USERNAMES
         .iter()
         .any(|r| r.eq_ignore_ascii_case(username))

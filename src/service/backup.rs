@@ -137,8 +137,7 @@ fn run_tool(mut cmd: Command, what: &str, url: &str) -> Result<(), AppError> {
 /// # Errors
 /// [`AppError::Config`] when it cannot be opened or is damaged.
 pub fn sqlite_integrity(path: &Path) -> Result<(), AppError> {
-    let mut c = SqliteConnection::establish(&path.to_string_lossy())
-        .map_err(|e| AppError::Config(format!("cannot open {}: {e}", path.display())))?;
+    let mut c = open_file(path)?;
     #[derive(diesel::QueryableByName)]
     struct Row {
         #[diesel(sql_type = diesel::sql_types::Text)]
@@ -161,6 +160,11 @@ pub fn sqlite_integrity(path: &Path) -> Result<(), AppError> {
     }
 }
 
+fn open_file(path: &Path) -> Result<SqliteConnection, AppError> {
+    SqliteConnection::establish(&path.to_string_lossy())
+        .map_err(|e| AppError::Config(format!("cannot open {}: {e}", path.display())))
+}
+
 /// Checks that the SQLite file at `path` holds coallab's tables (the migrations' record, labs,
 /// users, samples and the audit chain), so that a restore never puts another program's
 /// database in place of coallab's.
@@ -168,8 +172,7 @@ pub fn sqlite_integrity(path: &Path) -> Result<(), AppError> {
 /// # Errors
 /// [`AppError::Config`] naming the tables that are missing.
 pub fn sqlite_is_coallab(path: &Path) -> Result<(), AppError> {
-    let mut c = SqliteConnection::establish(&path.to_string_lossy())
-        .map_err(|e| AppError::Config(format!("cannot open {}: {e}", path.display())))?;
+    let mut c = open_file(path)?;
     #[derive(diesel::QueryableByName)]
     struct Name {
         #[diesel(sql_type = diesel::sql_types::Text)]
