@@ -2,12 +2,14 @@
 //! released yet (DESIGN.md "Who uses it": unreleased results are invisible to regulators and
 //! auditors): the values of `determination.enter` events of a stage that is not released, and
 //! of `stage.amend_propose` events of an amendment that is not released, are withheld until the
-//! release. Admins see every event as stored. The stored events and the chain are unchanged;
-//! `GET /api/v1/audit/verify` checks the stored text.
+//! release; so are the `hash` of such an event and the `prev_hash` of the event after it,
+//! from which the few possible values could be found by trying them. Admins see every event as
+//! stored. The stored events and the chain are unchanged; `GET /api/v1/audit/verify` checks the
+//! stored text.
 
 use std::collections::HashMap;
 
-use crate::db::schema::{stage_revisions, stages};
+use crate::db::schema::{audit_events, stage_revisions, stages};
 use crate::db::Tx;
 use crate::domain::terms::Role;
 use crate::error::AppError;
@@ -41,62 +43,104 @@ fn stage_code(entity_id: &str) -> Option<&str> {
     entity_id.split('/').nth(1)
 }
 
-/// Replaces the `after` values of events that carry unreleased results by [`WITHHELD`].
+/// What a withheld event shows instead of its `hash`, and the event after it instead of its
+/// `prev_hash`: the hash covers the withheld values, which are few enough (0.00–99.99) to be
+/// found from it by trying them all.
+pub const WITHHELD_HASH: &str = "withheld";
+
+/// (sample id, stage code) → (stage id, released?), read once per page.
+type StageCache = HashMap<(i64, String), Option<(i64, bool)>>;
+
+/// Whether `e` carries results that are not released yet.
+fn carries_unreleased(
+    tx: &mut Tx<'_>,
+    stage_of: &mut StageCache,
+    e: &AuditEvent,
+) -> Result<bool, AppError> {
+    let proposal = e.action == "stage.amend_propose";
+    if e.action != "determination.enter" && !proposal {
+        return Ok(false);
+    }
+    let (Some(sample_id), Some(code)) = (e.sample_id, stage_code(&e.entity_id)) else {
+        return Ok(true);
+    };
+    let key = (sample_id, code.to_string());
+    let stage = match stage_of.get(&key) {
+        Some(s) => *s,
+        None => {
+            let row: Option<(i64, Option<i64>)> = with_tx!(tx, |c| stages::table
+                .filter(stages::sample_id.eq(sample_id))
+                .filter(stages::stage.eq(code))
+                .select((stages::id, stages::released_at))
+                .first(c)
+                .optional())?;
+            let s = row.map(|(id, released)| (id, released.is_some()));
+            stage_of.insert(key, s);
+            s
+        }
+    };
+    Ok(match (stage, proposal) {
+        (Some((_, released)), false) => !released,
+        (Some((stage_id, _)), true) => {
+            let revision = e
+                .after_json
+                .as_deref()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+                .and_then(|v| v["revision"].as_i64());
+            match revision {
+                Some(r) => {
+                    let status: Option<String> = with_tx!(tx, |c| stage_revisions::table
+                        .filter(stage_revisions::stage_id.eq(stage_id))
+                        .filter(stage_revisions::revision.eq(r as i32))
+                        .select(stage_revisions::status)
+                        .first(c)
+                        .optional())?;
+                    status.as_deref() != Some("released")
+                }
+                None => true,
+            }
+        }
+        (None, _) => true,
+    })
+}
+
+/// Withholds what would show unreleased results: the `after` values of such events
+/// ([`WITHHELD`]), their `hash`, and the `prev_hash` of the event after each of them
+/// ([`WITHHELD_HASH`]), whether or not that one is on the page.
 ///
 /// # Errors
 /// Database errors.
 pub fn withhold_unreleased(tx: &mut Tx<'_>, events: &mut [AuditEvent]) -> Result<(), AppError> {
-    // (sample id, stage code) → (stage id, released?)
-    let mut stage_of: HashMap<(i64, String), Option<(i64, bool)>> = HashMap::new();
-    for e in events.iter_mut() {
-        let proposal = e.action == "stage.amend_propose";
-        if e.action != "determination.enter" && !proposal {
-            continue;
+    let mut stage_of = StageCache::new();
+    let mut withheld = std::collections::HashSet::new();
+    for e in events.iter() {
+        if carries_unreleased(tx, &mut stage_of, e)? {
+            withheld.insert(e.seq);
         }
-        let (Some(sample_id), Some(code)) = (e.sample_id, stage_code(&e.entity_id)) else {
-            e.after_json = Some(WITHHELD.to_string());
-            continue;
-        };
-        let key = (sample_id, code.to_string());
-        let stage = match stage_of.get(&key) {
-            Some(s) => *s,
-            None => {
-                let row: Option<(i64, Option<i64>)> = with_tx!(tx, |c| stages::table
-                    .filter(stages::sample_id.eq(sample_id))
-                    .filter(stages::stage.eq(code))
-                    .select((stages::id, stages::released_at))
-                    .first(c)
-                    .optional())?;
-                let s = row.map(|(id, released)| (id, released.is_some()));
-                stage_of.insert(key, s);
-                s
+    }
+    // The predecessors not on the page: their hash is each event's prev_hash.
+    let missing: Vec<i64> = events
+        .iter()
+        .map(|e| e.seq - 1)
+        .filter(|s| *s > 0 && !events.iter().any(|e| e.seq == *s))
+        .collect();
+    for chunk in missing.chunks(500) {
+        let before: Vec<AuditEvent> = with_tx!(tx, |c| audit_events::table
+            .filter(audit_events::seq.eq_any(chunk))
+            .load::<AuditEvent>(c))?;
+        for e in &before {
+            if carries_unreleased(tx, &mut stage_of, e)? {
+                withheld.insert(e.seq);
             }
-        };
-        let released = match (stage, proposal) {
-            (Some((_, released)), false) => released,
-            (Some((stage_id, _)), true) => {
-                let revision = e
-                    .after_json
-                    .as_deref()
-                    .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
-                    .and_then(|v| v["revision"].as_i64());
-                match revision {
-                    Some(r) => {
-                        let status: Option<String> = with_tx!(tx, |c| stage_revisions::table
-                            .filter(stage_revisions::stage_id.eq(stage_id))
-                            .filter(stage_revisions::revision.eq(r as i32))
-                            .select(stage_revisions::status)
-                            .first(c)
-                            .optional())?;
-                        status.as_deref() == Some("released")
-                    }
-                    None => false,
-                }
-            }
-            (None, _) => false,
-        };
-        if !released {
+        }
+    }
+    for e in events.iter_mut() {
+        if withheld.contains(&e.seq) {
             e.after_json = Some(WITHHELD.to_string());
+            e.hash = WITHHELD_HASH.to_string();
+        }
+        if withheld.contains(&(e.seq - 1)) {
+            e.prev_hash = WITHHELD_HASH.to_string();
         }
     }
     Ok(())

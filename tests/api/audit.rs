@@ -182,13 +182,36 @@ fn auditors_see_results_once_released(backend: Backend) {
     );
     let stored = entries(ADMIN);
     assert!(stored[0].contains("\"value\":\"14.13\""), "{stored:?}");
+    // The hash covers the value (few enough to try them all): withheld too, and the next
+    // event's prev_hash with it.
+    app.determine_all(id, TECH, "aad", &["14.17"]);
+    let trail = |token: &str| -> Vec<Value> {
+        app.get(&format!("/api/v1/audit?sample_id={id}"), Some(token))
+            .expect(200)["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let seen = trail(AUDITOR);
+    let dets: Vec<&Value> = seen
+        .iter()
+        .filter(|e| e["action"] == "determination.enter")
+        .collect();
+    assert_eq!(dets.len(), 2);
+    assert!(dets.iter().all(|e| e["hash"] == "withheld"), "{dets:?}");
+    assert_eq!(dets[1]["prev_hash"], "withheld", "{dets:?}");
+    assert_eq!(
+        dets[1]["seq"].as_i64(),
+        dets[0]["seq"].as_i64().map(|s| s + 1)
+    );
+    let stored = trail(ADMIN);
+    assert!(stored.iter().all(|e| e["hash"] != "withheld"));
     // The chain still verifies (it checks the stored text).
     assert_eq!(
         app.get("/api/v1/audit/verify", Some(AUDITOR)).expect(200)["ok"],
         true
     );
     // Released (Aad 14.13/14.17: range 0.04 ≤ r 0.30): the auditor sees every value.
-    app.determine_all(id, TECH, "aad", &["14.17"]);
     app.determine_all(id, TECH, "mad", &["2.78", "2.82"]);
     app.determine_all(id, TECH, "st_ad", &["0.90", "0.92"]);
     app.act(id, "submit", TECH, serde_json::Value::Null)
@@ -199,5 +222,8 @@ fn auditors_see_results_once_released(backend: Backend) {
     assert_eq!(seen.len(), 6);
     assert!(seen.iter().all(|e| !e.contains("withheld")), "{seen:?}");
     assert!(seen[0].contains("\"value\":\"14.13\""), "{seen:?}");
+    assert!(trail(AUDITOR)
+        .iter()
+        .all(|e| e["hash"] != "withheld" && e["prev_hash"] != "withheld"));
 }
 both!(auditors_see_results_once_released => sqlite_auditors_see_results_once_released, pg_auditors_see_results_once_released);
