@@ -213,6 +213,55 @@ fn restore_refuses_a_sqlite_file_of_another_program() {
 }
 
 #[test]
+fn a_backup_that_cannot_be_migrated_leaves_the_database_as_it_was() {
+    let fresh = Fresh::new(Backend::Sqlite).unwrap();
+    let db = fresh.open(2);
+    coallab::service::demo::seed_demo_people(&db, chrono::Utc::now()).expect("demo people");
+    let before = counts(&db).unwrap();
+    drop(db);
+    // The tables coallab's check looks for, empty and of the wrong shape: the migrations
+    // fail on the copy ("table labs already exists").
+    let fake = fresh.dir.path().join("fake.db");
+    {
+        use diesel::{Connection, RunQueryDsl};
+        let mut c = diesel::SqliteConnection::establish(&fake.to_string_lossy()).unwrap();
+        for t in [
+            "__diesel_schema_migrations",
+            "labs",
+            "users",
+            "samples",
+            "audit_events",
+        ] {
+            diesel::sql_query(format!("CREATE TABLE {t} (x INTEGER)"))
+                .execute(&mut c)
+                .unwrap();
+        }
+    }
+    let mut args = fresh.args();
+    args.extend([
+        "restore".into(),
+        fake.display().to_string(),
+        "--force".into(),
+    ]);
+    let (code, out, err) = run_cli(&args);
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains("nothing was restored"), "{err}");
+    // The database is the one from before, whole: same counts, chain verifies.
+    let db = fresh.open(2);
+    let after = counts(&db).unwrap();
+    assert_eq!(
+        (after.users, after.audit_events),
+        (before.users, before.audit_events)
+    );
+    assert!(coallab::service::audit::verify(&db).unwrap().ok);
+    assert!(!fresh.settings.data_dir.read_dir().unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .contains("restore-tmp")));
+}
+
+#[test]
 fn lab_codes_are_codes() {
     let fresh = Fresh::new(Backend::Sqlite).unwrap();
     let add = |code: &str| {

@@ -305,6 +305,49 @@ fn backup_kind(file: &Path) -> Result<&'static str, AppError> {
     }
 }
 
+/// Opens the restored copy at `tmp` as coallab does (running the migrations) and verifies its
+/// audit chain; closes it again, so that it is one file without a write-ahead log.
+///
+/// # Errors
+/// [`AppError::Config`] when the copy cannot be migrated or its chain does not verify.
+fn check_copy(tmp: &Path) -> Result<(), AppError> {
+    let settings = StorageSettings {
+        data_dir: tmp.parent().map(Path::to_path_buf).unwrap_or_default(),
+        database_url: Some(format!("sqlite://{}", tmp.display())),
+    };
+    let db = settings.open(1).map_err(|e| {
+        AppError::Config(format!(
+            "the backup cannot be opened as coallab's database, nothing was restored: {e}"
+        ))
+    })?;
+    let chain = audit::verify(&db)?;
+    drop(db);
+    if !chain.ok {
+        let at = chain
+            .first_broken
+            .as_ref()
+            .map(|b| format!(" at event {}: {}", b.seq, b.problem))
+            .unwrap_or_default();
+        return Err(AppError::Config(format!(
+            "the backup's audit chain does not verify{at}; nothing was restored"
+        )));
+    }
+    if Path::new(&format!("{}-wal", tmp.display())).exists() {
+        return Err(AppError::Config(format!(
+            "the checked copy {} was not closed cleanly; nothing was restored",
+            tmp.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Removes `path` and its `-wal` and `-shm` files, if any.
+fn remove_with_journal(path: &Path) {
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+    }
+}
+
 /// Restores `file` into the configured database. Refuses a non-empty target unless `force`.
 ///
 /// # Errors
@@ -365,6 +408,12 @@ pub fn restore(settings: &StorageSettings, file: &Path, force: bool) -> Result<R
         let tmp = PathBuf::from(format!("{}.restore-tmp", path.display()));
         std::fs::copy(file, &tmp)
             .map_err(|e| AppError::Config(format!("cannot copy to {}: {e}", tmp.display())))?;
+        // Migrate and verify the copy before it replaces anything: a backup that cannot be
+        // migrated or whose chain is broken leaves the database as it was.
+        if let Err(e) = check_copy(&tmp) {
+            remove_with_journal(&tmp);
+            return Err(e);
+        }
         for ext in ["-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
         }

@@ -207,6 +207,15 @@ impl Default for ImportOptions {
     }
 }
 
+/// The refusal of a whole file for one cell: `row`, `column` and the check's message.
+fn at_column(row: usize, column: &str, e: AppError) -> AppError {
+    refuse(vec![RowError {
+        row,
+        column: column.into(),
+        message: e.to_string(),
+    }])
+}
+
 /// Imports one file, all or nothing.
 ///
 /// # Errors
@@ -444,6 +453,12 @@ pub fn import_with_progress(
                             unchanged += 1
                         }
                         Some(s) => {
+                            // A new licence number must be free in any letter case, as on
+                            // POST /suppliers (earlier rows of this file included).
+                            if !s.licence_no.eq_ignore_ascii_case(&r["licence_no"]) {
+                                reference::check_licence_free(tx, &r["licence_no"])
+                                    .map_err(|e| at_column(*line, "licence_no", e))?;
+                            }
                             with_tx!(tx, |c| diesel::update(suppliers::table.find(s.id))
                                 .set((
                                     suppliers::name.eq(&r["name"]),
@@ -458,13 +473,10 @@ pub fn import_with_progress(
                             changed += 1;
                         }
                         None => {
-                            reference::check_code_free(tx, &r["code"]).map_err(|e| {
-                                refuse(vec![RowError {
-                                    row: *line,
-                                    column: "code".into(),
-                                    message: e.to_string(),
-                                }])
-                            })?;
+                            reference::check_code_free(tx, &r["code"])
+                                .map_err(|e| at_column(*line, "code", e))?;
+                            reference::check_licence_free(tx, &r["licence_no"])
+                                .map_err(|e| at_column(*line, "licence_no", e))?;
                             with_tx!(tx, |c| diesel::insert_into(suppliers::table)
                                 .values((
                                     suppliers::code.eq(&r["code"]),
