@@ -331,26 +331,34 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
                 .map_err(|_| AppError::Config(format!("unknown time zone '{timezone}'")))?;
             // The code starts every sample code of the lab ("DEMO-2026-000313") and appears in
             // paths: the characters of a supplier code, at most 32 (the column's limit).
-            crate::service::reference::check_code("lab code", &code)?;
-            if code.len() > 32 {
+            if code.len() > 32 || crate::service::reference::check_code("lab code", &code).is_err()
+            {
                 return Err(AppError::invalid(
                     "invalid_value",
-                    format!("lab code '{code}' is longer than 32 characters"),
+                    format!("lab code '{}' must be 1–32 characters of letters, digits, '-', '_' or '.', starting with a letter or digit", code.escape_debug()),
                 ));
             }
             crate::service::text_input::single_line("lab name", &name, 200)?;
             let db = settings.open(1)?;
             db.transaction(|tx| {
                 let now = chrono::Utc::now().timestamp_millis();
+                // In any letter case: 'demo-2026-000318' beside 'DEMO-2026-000318' would read as
+                // one lab's samples. (A handful of labs: no index needed on this CLI path.)
                 let taken: Option<String> = with_tx!(tx, |c| labs::table
-                    .filter(labs::code.eq(&code))
+                    .filter(
+                        crate::service::reference::lower(labs::code).eq(code.to_ascii_lowercase())
+                    )
                     .select(labs::code)
                     .first(c)
                     .optional())?;
-                if taken.is_some() {
+                if let Some(existing) = taken {
                     return Err(AppError::conflict(
                         "already_exists",
-                        format!("lab code '{code}' is already in use"),
+                        if existing == code {
+                            format!("lab code '{code}' is already in use")
+                        } else {
+                            format!("lab code '{code}' differs only in letter case from the existing lab '{existing}'")
+                        },
                     ));
                 }
                 with_tx!(tx, |c| diesel::insert_into(labs::table)

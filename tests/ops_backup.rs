@@ -286,6 +286,16 @@ fn lab_codes_are_codes() {
     let (code, _, err) = add("LAB2");
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("lab code 'LAB2' is already in use"), "{err}");
+    let (code, _, err) = add("lab2");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("differs only in letter case from the existing lab 'LAB2'"),
+        "{err}"
+    );
+    // 33 characters: over the column's 32.
+    let (code, _, err) = add(&"L".repeat(33));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("must be 1–32 characters"), "{err}");
 }
 
 #[test]
