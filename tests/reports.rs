@@ -47,11 +47,10 @@ impl Drop for Guard {
     fn drop(&mut self) {
         if let Guard::Pg { admin, name } = self {
             if let Ok(mut c) = PgConnection::establish(admin) {
-                let _ = c.batch_execute(&format!(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                     WHERE datname = '{name}' AND pid <> pg_backend_pid(); \
-                     DROP DATABASE IF EXISTS {name};"
-                ));
+                // One statement: DROP DATABASE cannot run inside the implicit transaction of
+                // a multi-statement batch (the old two-statement batch left every database
+                // behind). FORCE ends the pool's connections first (PostgreSQL 13+).
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }
     }

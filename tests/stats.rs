@@ -36,7 +36,7 @@ impl Drop for Guard {
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
                      WHERE datname = '{name}' AND pid <> pg_backend_pid()"
                 ));
-                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"));
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }
     }
