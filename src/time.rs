@@ -21,7 +21,8 @@ pub fn parse_instant(field: &str, text: &str) -> Result<DateTime<Utc>, String> {
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| {
             format!(
-                "{field}: '{text}' is not an RFC 3339 instant such as 2025-12-01T09:30:00+08:00"
+                "{field}: '{}' is not an RFC 3339 instant such as 2025-12-01T09:30:00+08:00",
+                crate::domain::decimal::echo(text)
             )
         })
 }
@@ -31,8 +32,12 @@ pub fn parse_instant(field: &str, text: &str) -> Result<DateTime<Utc>, String> {
 /// # Errors
 /// A human message naming the field when the text is not YYYY-MM-DD.
 pub fn parse_date(field: &str, text: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("{field}: '{text}' is not a date in the form YYYY-MM-DD"))
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        format!(
+            "{field}: '{}' is not a date in the form YYYY-MM-DD",
+            crate::domain::decimal::echo(text)
+        )
+    })
 }
 
 /// RFC 3339 text of a stored instant, in UTC.

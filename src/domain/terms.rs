@@ -45,7 +45,7 @@ macro_rules! coded_enum {
                     $($code => Ok($name::$variant),)+
                     _ => Err(UnknownCode {
                         kind: $kind,
-                        code: code.to_string(),
+                        code: $crate::domain::decimal::echo(code),
                         expected: [$($code),+].join(", "),
                     }),
                 }

@@ -149,7 +149,10 @@ fn write_rows(
                 let (id, j) = known.get(code).ok_or_else(|| {
                     at_row(
                         *line,
-                        AppError::invalid("unknown_supplier", format!("unknown supplier '{code}'")),
+                        AppError::invalid(
+                            "unknown_supplier",
+                            format!("unknown supplier '{}'", crate::domain::decimal::echo(code)),
+                        ),
                     )
                 })?;
                 let f = Rc::new(SupplierFacts::load(tx, *id, j)?);

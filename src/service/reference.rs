@@ -98,7 +98,10 @@ pub fn jurisdiction_chain(tx: &mut Tx<'_>, code: &str) -> Result<Vec<Jurisdictio
             None if chain.is_empty() => {
                 return Err(AppError::invalid(
                     "unknown_jurisdiction",
-                    format!("unknown jurisdiction '{c}'"),
+                    format!(
+                        "unknown jurisdiction '{}'",
+                        crate::domain::decimal::echo(&c)
+                    ),
                 ))
             }
             None => break,
@@ -361,7 +364,12 @@ pub fn supplier_by_code(tx: &mut Tx<'_>, code: &str) -> Result<Supplier, AppErro
         .filter(suppliers::code.eq(code))
         .first::<Supplier>(c)
         .optional())?
-    .ok_or_else(|| AppError::invalid("unknown_supplier", format!("unknown supplier '{code}'")))
+    .ok_or_else(|| {
+        AppError::invalid(
+            "unknown_supplier",
+            format!("unknown supplier '{}'", crate::domain::decimal::echo(code)),
+        )
+    })
 }
 
 /// Checks a code (supplier code, limit-set id): 1 to 64 characters of A–Z, a–z, 0–9, `-`,
@@ -383,7 +391,7 @@ pub fn check_code(field: &str, code: &str) -> Result<(), AppError> {
     } else {
         Err(AppError::invalid(
             "invalid_value",
-            format!("{field} '{code}' must be 1–64 characters of letters, digits, '-', '_' or '.', starting with a letter or digit"),
+            format!("{field} '{}' must be 1–64 characters of letters, digits, '-', '_' or '.', starting with a letter or digit", crate::domain::decimal::echo(code)),
         ))
     }
 }
