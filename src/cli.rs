@@ -211,6 +211,9 @@ fn init_tracing() {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. }) {
+        quiet_on_closed_pipe();
+    }
     init_tracing();
     match run(cli) {
         Ok(code) => code,
@@ -218,6 +221,18 @@ pub fn main() -> ExitCode {
             eprintln!("coallab: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// A command whose output goes into a pipe that closes early (`coallab report … | head`) ends
+/// quietly, as Unix tools do, instead of panicking on the failed write: the default action of
+/// SIGPIPE, which Rust's runtime sets to ignore. Never for `serve`, where a client closing its
+/// connection must not end the server.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default, once, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -262,6 +262,41 @@ fn a_backup_that_cannot_be_migrated_leaves_the_database_as_it_was() {
 }
 
 #[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    let fresh = Fresh::new(Backend::Sqlite).unwrap();
+    let db = fresh.open(2);
+    coallab::service::demo::seed_demo_people(&db, chrono::Utc::now()).expect("demo people");
+    drop(db);
+    // `coallab … | head` where head has already gone: the write fails with EPIPE. The
+    // command ends by SIGPIPE, as Unix tools do, instead of panicking ("failed printing to
+    // stdout: Broken pipe").
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coallab"))
+        .args(fresh.args())
+        .args([
+            "report",
+            "overdue",
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-12-31",
+            "--format",
+            "csv",
+        ])
+        .env("COALLAB_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run coallab");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.signal(), Some(13), "SIGPIPE; {err}");
+}
+
+#[test]
 fn lab_codes_are_codes() {
     let fresh = Fresh::new(Backend::Sqlite).unwrap();
     let add = |code: &str| {
