@@ -366,16 +366,7 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
                     .select(labs::code)
                     .first(c)
                     .optional())?;
-                if let Some(existing) = taken {
-                    return Err(AppError::conflict(
-                        "already_exists",
-                        if existing == code {
-                            format!("lab code '{code}' is already in use")
-                        } else {
-                            format!("lab code '{code}' differs only in letter case from the existing lab '{existing}'")
-                        },
-                    ));
-                }
+                crate::service::reference::refuse_taken("lab code", &code, taken, "lab")?;
                 with_tx!(tx, |c| diesel::insert_into(labs::table)
                     .values((
                         labs::code.eq(&code),

@@ -107,16 +107,7 @@ pub fn add_user(
         .select(users::username)
         .first(c)
         .optional())?;
-    if let Some(existing) = taken {
-        return Err(AppError::conflict(
-            "already_exists",
-            if existing == username {
-                format!("username '{username}' is already in use")
-            } else {
-                format!("username '{username}' differs only in letter case from the existing user '{existing}'")
-            },
-        ));
-    }
+    crate::service::reference::refuse_taken("username", username, taken, "user")?;
     Ok(with_tx!(tx, |c| diesel::insert_into(users::table)
         .values((
             users::username.eq(username),

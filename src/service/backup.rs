@@ -323,13 +323,9 @@ fn check_copy(tmp: &Path) -> Result<(), AppError> {
     let chain = audit::verify(&db)?;
     drop(db);
     if !chain.ok {
-        let at = chain
-            .first_broken
-            .as_ref()
-            .map(|b| format!(" at event {}: {}", b.seq, b.problem))
-            .unwrap_or_default();
         return Err(AppError::Config(format!(
-            "the backup's audit chain does not verify{at}; nothing was restored"
+            "the backup's audit chain does not verify{}; nothing was restored",
+            broken_at(&chain)
         )));
     }
     if Path::new(&format!("{}-wal", tmp.display())).exists() {
@@ -339,6 +335,15 @@ fn check_copy(tmp: &Path) -> Result<(), AppError> {
         )));
     }
     Ok(())
+}
+
+/// " at event N: problem" for a chain that does not verify (empty when no link is named).
+fn broken_at(chain: &ChainReport) -> String {
+    chain
+        .first_broken
+        .as_ref()
+        .map(|b| format!(" at event {}: {}", b.seq, b.problem))
+        .unwrap_or_default()
 }
 
 /// Removes `path` and its `-wal` and `-shm` files, if any.
@@ -425,13 +430,9 @@ pub fn restore(settings: &StorageSettings, file: &Path, force: bool) -> Result<R
     let counts = counts(&db)?;
     let chain = audit::verify(&db)?;
     if !chain.ok {
-        let at = chain
-            .first_broken
-            .as_ref()
-            .map(|b| format!(" at event {}: {}", b.seq, b.problem))
-            .unwrap_or_default();
         return Err(AppError::Config(format!(
-            "restored, but the audit chain does not verify{at}"
+            "restored, but the audit chain does not verify{}",
+            broken_at(&chain)
         )));
     }
     Ok(Report {

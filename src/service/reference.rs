@@ -416,14 +416,29 @@ pub fn check_code_free(tx: &mut Tx<'_>, code: &str) -> Result<(), AppError> {
         .select(suppliers::code)
         .first(c)
         .optional())?;
-    match other {
-        Some(existing) if existing == code => Err(AppError::conflict(
+    refuse_taken("supplier code", code, other, "supplier")
+}
+
+/// 409 `already_exists` when `existing` (the stored value equal to `value` in any letter case,
+/// found by the caller) is there: "`what` 'value' is already in use", or, when the letter case
+/// differs, "… differs only in letter case from the existing `noun` 'existing'".
+///
+/// # Errors
+/// As described; `Ok` when `existing` is `None`.
+pub fn refuse_taken(
+    what: &str,
+    value: &str,
+    existing: Option<String>,
+    noun: &str,
+) -> Result<(), AppError> {
+    match existing {
+        Some(e) if e == value => Err(AppError::conflict(
             "already_exists",
-            format!("supplier code '{code}' is already in use"),
+            format!("{what} '{value}' is already in use"),
         )),
-        Some(existing) => Err(AppError::conflict(
+        Some(e) => Err(AppError::conflict(
             "already_exists",
-            format!("supplier code '{code}' differs only in letter case from the existing supplier '{existing}'"),
+            format!("{what} '{value}' differs only in letter case from the existing {noun} '{e}'"),
         )),
         None => Ok(()),
     }
